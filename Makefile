@@ -1,0 +1,52 @@
+# retailpipe developer tasks. `make` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RP := $(BIN)/retailpipe
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install prereqs demo demo-stream test test-unit test-integration lint bench kafka-up kafka-down clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+prereqs: ## Check Python 3.11+ and Java 17+
+	@PYTHON=$(PYTHON) scripts/check-prereqs.sh
+
+$(STAMP): pyproject.toml
+	@PYTHON=$(PYTHON) scripts/check-prereqs.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install retailpipe with its dev extras
+	@echo "installed: $(RP)  (activate with: source $(BIN)/activate)"
+
+demo: install ## Generate 30 days of sales and run the batch job on embedded defaults
+	$(RP) generate --days 30 --force
+	$(RP) batch
+
+test: install ## Run the whole test suite (unit + integration)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only
+	$(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+test-integration: install ## Integration tests only (real Kafka, HDFS, Spark jobs)
+	$(BIN)/pytest -m "integration or browser" $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check retailpipe tests bench
+	$(BIN)/ruff format --check retailpipe tests bench
+	$(BIN)/mypy
+
+bench: install ## Run the benchmarks under bench/ and print their ratios
+	$(BIN)/python bench/run_all.py
+
+clean: ## Remove generated data and caches (keeps .venv)
+	rm -rf data .retailpipe .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m retailpipe`."""
+
+from retailpipe.cli.app import main
+
+main()

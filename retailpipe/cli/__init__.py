@@ -1,0 +1,1 @@
+"""The `retailpipe` command line: thin Typer commands over the stages."""

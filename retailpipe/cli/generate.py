@@ -1,0 +1,79 @@
+"""`retailpipe generate`: synthetic daily CSV files plus a truth manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from retailpipe.cli.console import console
+from retailpipe.cli.state import state
+from retailpipe.errors import ConfigError
+from retailpipe.generate.run import generate as run_generate
+from retailpipe.storage import Storage
+
+EPILOG = """Examples:
+
+  retailpipe generate --days 30
+
+  retailpipe generate --days 7 --rows-per-day 100000 --seed 7 --out /tmp/retail
+
+  retailpipe generate --days 30 --bad-row-rate 0.01 --duplicate-rate 0.005 --late-rate 0.002 --force
+"""
+
+
+def _date(value: Optional[str]) -> Optional[dt.date]:  # noqa: UP045 - typer needs Optional
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--start-date {value!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-01-01"
+        ) from None
+
+
+def generate(
+    ctx: typer.Context,
+    days: Optional[int] = typer.Option(None, "--days", help="Business days to generate [default: 30]."),  # noqa: UP045
+    start_date: Optional[str] = typer.Option(None, "--start-date", help="First day, YYYY-MM-DD [default: 2026-01-01]."),  # noqa: UP045
+    stores: Optional[int] = typer.Option(None, "--stores", help="Number of stores [default: 12]."),  # noqa: UP045
+    products: Optional[int] = typer.Option(None, "--products", help="Catalogue size [default: 400]."),  # noqa: UP045
+    rows_per_day: Optional[int] = typer.Option(None, "--rows-per-day", help="Average receipt lines per day [default: 20000]."),  # noqa: UP045
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed; same seed, same bytes [default: 42]."),  # noqa: UP045
+    out: Optional[str] = typer.Option(None, "--out", help="Storage root to write raw/ under [default: storage.root]."),  # noqa: UP045
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA time zone of the stores [default: America/New_York]."),  # noqa: UP045
+    bad_row_rate: Optional[float] = typer.Option(None, "--bad-row-rate", help="Share of malformed rows [default: 0]."),  # noqa: UP045
+    duplicate_rate: Optional[float] = typer.Option(None, "--duplicate-rate", help="Share of exact duplicate lines [default: 0]."),  # noqa: UP045
+    late_rate: Optional[float] = typer.Option(None, "--late-rate", help="Share of rows dated on an earlier day [default: 0]."),  # noqa: UP045
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes writing days in parallel [default: all cores]."),  # noqa: UP045
+    force: bool = typer.Option(False, "--force", help="Replace raw files generated with other parameters."),
+) -> None:
+    """Write realistic daily point-of-sale CSV files, stores.csv, products.csv and _manifest.json."""
+    settings = state(ctx).settings(
+        {
+            "storage.root": out,
+            "generate.days": days,
+            "generate.start_date": _date(start_date),
+            "generate.stores": stores,
+            "generate.products": products,
+            "generate.rows_per_day": rows_per_day,
+            "generate.seed": seed,
+            "generate.timezone": timezone,
+            "generate.bad_row_rate": bad_row_rate,
+            "generate.duplicate_rate": duplicate_rate,
+            "generate.late_rate": late_rate,
+            "generate.workers": workers,
+        }
+    )
+    summary = run_generate(settings.generate, Storage(settings.storage.root), force=force)
+    table = Table(title="retailpipe generate", show_header=False)
+    table.add_row("raw files", f"{summary.files} in {summary.raw_dir}")
+    table.add_row("rows", f"{summary.rows:,}")
+    table.add_row("net revenue (valid rows)", f"${float(summary.net_revenue):,.2f}")
+    table.add_row("defects injected", ", ".join(f"{k}={v}" for k, v in summary.defects.items()) or "none")
+    table.add_row("time", f"{summary.seconds:.1f} s ({summary.rows / max(summary.seconds, 1e-9):,.0f} rows/s)")
+    console.print(table)
+    console.print("next: [bold]retailpipe batch[/]")

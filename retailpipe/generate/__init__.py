@@ -1,0 +1,1 @@
+"""Synthetic point-of-sale data: stores, products, daily receipts and a truth manifest."""

@@ -1,0 +1,301 @@
+"""One business day of receipts: vectorised with numpy, formatted and written by pyarrow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from retailpipe.generate.dimensions import (
+    OPEN_HOUR,
+    Products,
+    Stores,
+    day_factor,
+    hour_weights,
+    promotions,
+    seeded_rng,
+)
+from retailpipe.schemas import PAYMENT_METHODS, RAW_COLUMNS
+
+PAYMENT_SHARE = np.array([0.55, 0.18, 0.22, 0.05])  # card, cash, mobile, gift_card
+LOYALTY_SHARE = 0.42
+RETURN_RECEIPT_SHARE = 0.015
+MEAN_EXTRA_LINES = 1.6
+QUANTITIES = np.array([1, 2, 3, 4, 5, 6])
+QUANTITY_SHARE = np.array([0.68, 0.18, 0.07, 0.04, 0.02, 0.01])
+DEFECT_KINDS = ("malformed_row", "bad_number", "bad_timestamp", "negative_price", "zero_quantity")
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything a day needs besides its date: parameters and dimensions."""
+
+    seed: int
+    rows_per_day: int
+    timezone: str
+    stores: Stores
+    products: Products
+    customers: int
+    bad_row_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    late_rate: float = 0.0
+
+
+@dataclass
+class DayResult:
+    """What the manifest records for one file."""
+
+    date: str
+    file: str
+    rows: int
+    defects: list[dict[str, object]] = field(default_factory=list)
+    # per sale date: [valid unique lines, net cents, units]
+    by_sale_date: dict[str, list[int]] = field(default_factory=dict)
+
+
+@functools.cache
+def _clock() -> pa.Array:
+    """'HH:MM:SS' for every second of a day, built once per process."""
+    return pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)])
+
+
+def _offsets(day: dt.date, timezone: str) -> list[str]:
+    """The UTC offset string ('-05:00') of each local hour of `day`."""
+    zone = ZoneInfo(timezone)
+    out = []
+    for hour in range(24):
+        delta = dt.datetime(day.year, day.month, day.day, hour, tzinfo=zone).utcoffset()
+        minutes = int(delta.total_seconds() // 60) if delta else 0
+        sign = "+" if minutes >= 0 else "-"
+        out.append(f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+    return out
+
+
+def _money(cents: np.ndarray) -> pa.Array:
+    """Cents -> '12.34' strings (non-negative input)."""
+    dollars = pc.cast(pa.array(cents // 100), pa.string())
+    rest = pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0")
+    return pc.binary_join_element_wise(dollars, rest, ".")
+
+
+def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
+    """numerator / denominator rounded half away from zero, in exact integer arithmetic."""
+    magnitude = (np.abs(numerator) * 2 + denominator) // (2 * denominator)
+    return np.sign(numerator) * magnitude
+
+
+def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """The day's clean rows as a string table, plus the numeric columns the manifest needs."""
+    rng = seeded_rng(world.seed, "day", day.toordinal())
+    n_lines = max(1, round(world.rows_per_day * day_factor(day)))
+
+    sizes = 1 + np.minimum(rng.poisson(MEAN_EXTRA_LINES, size=n_lines), 11)
+    ends = np.cumsum(sizes)
+    n_receipts = int(np.searchsorted(ends, n_lines) + 1)
+    sizes = sizes[:n_receipts].copy()
+    sizes[-1] -= int(ends[n_receipts - 1] - n_lines)
+
+    seconds = np.sort(
+        (OPEN_HOUR + rng.choice(14, size=n_receipts, p=hour_weights(day))) * 3600
+        + rng.integers(0, 3600, size=n_receipts)
+    )
+    store = rng.choice(len(world.stores.ids), size=n_receipts, p=world.stores.weight)
+    payment = rng.choice(len(PAYMENT_METHODS), size=n_receipts, p=PAYMENT_SHARE)
+    loyal = rng.random(n_receipts) < LOYALTY_SHARE
+    customer = (rng.zipf(1.3, size=n_receipts) % world.customers) + 1
+    is_return = rng.random(n_receipts) < RETURN_RECEIPT_SHARE
+    sizes[is_return] = np.minimum(sizes[is_return], 2)
+    n_lines = int(sizes.sum())
+
+    receipt = np.repeat(np.arange(n_receipts), sizes)
+    starts = np.cumsum(sizes) - sizes
+    line_no = np.arange(n_lines) - np.repeat(starts, sizes) + 1
+
+    promo = promotions(day, len(world.products.ids), world.seed)
+    boosted = world.products.popularity * np.where(promo > 0, 1.8, 1.0)
+    product = rng.choice(len(world.products.ids), size=n_lines, p=boosted / boosted.sum())
+    quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_SHARE)
+    discount_h = promo[product]
+
+    # Returns refer to an earlier sale: same product, its shelf price and the promotion
+    # that applied on the day it was bought (1-14 days before).
+    line_return = is_return[receipt]
+    if line_return.any():
+        back = rng.integers(1, 15, size=int(line_return.sum()))
+        idx = np.flatnonzero(line_return)
+        for days_back in np.unique(back):
+            earlier = promotions(day - dt.timedelta(days=int(days_back)), len(promo), world.seed)
+            sel = idx[back == days_back]
+            discount_h[sel] = earlier[product[sel]]
+        quantity = np.where(line_return, -np.minimum(quantity, 2), quantity)
+
+    price_cents = world.products.price_cents[product]
+    gross = quantity * price_cents
+    net = gross - round_half_up_div(gross * discount_h, 100)
+
+    stores = pa.array(world.stores.ids)
+    ymd = day.strftime("%Y%m%d")
+    receipt_store = pc.take(stores, pa.array(store))
+    seq = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n_receipts + 1)), pa.string()), 6, "0")
+    kind = pa.array(np.where(is_return, "R", "T"))
+    txn = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(kind, pa.scalar(ymd), ""), receipt_store, seq, "-"
+    )
+    hour = seconds // 3600
+    offsets = pa.array(_offsets(day, world.timezone))
+    stamp = pc.binary_join_element_wise(
+        pa.scalar(day.isoformat() + "T"), pc.take(_clock(), pa.array(seconds)),
+        pc.take(offsets, pa.array(hour)), "",
+    )
+    customer_ids = pc.binary_join_element_wise(
+        pa.scalar("C"), pc.utf8_lpad(pc.cast(pa.array(customer), pa.string()), 6, "0"), ""
+    )
+    customer_ids = pc.if_else(pa.array(loyal), customer_ids, pa.scalar(""))
+    payments = pc.take(pa.array(PAYMENT_METHODS), pa.array(payment))
+    receipt_idx = pa.array(receipt)
+    table = pa.table(
+        {
+            "transaction_id": pc.take(txn, receipt_idx),
+            "line_no": pc.cast(pa.array(line_no), pa.string()),
+            "timestamp": pc.take(stamp, receipt_idx),
+            "store_id": pc.take(receipt_store, receipt_idx),
+            "product_id": pc.take(pa.array(world.products.ids), pa.array(product)),
+            "category": pc.take(pa.array(world.products.categories), pa.array(product)),
+            "quantity": pc.cast(pa.array(quantity), pa.string()),
+            "unit_price": _money(price_cents),
+            "discount_pct": pc.binary_join_element_wise(
+                pa.scalar("0"), pc.utf8_lpad(pc.cast(pa.array(discount_h), pa.string()), 2, "0"), "."
+            ),
+            "payment_method": pc.take(payments, receipt_idx),
+            "customer_id": pc.take(customer_ids, receipt_idx),
+        }
+    )
+    assert tuple(table.column_names) == RAW_COLUMNS
+    numbers = {"net": net, "units": quantity, "hour": hour[receipt]}
+    return table, numbers
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """RFC 4180 CSV with a header and '\\n' line ends.
+
+    No generated value contains a comma, quote or line break, so no field needs quotes.
+    """
+    sink = pa.BufferOutputStream()
+    sink.write(",".join(table.column_names).encode() + b"\n")
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return sink.getvalue().to_pybytes()
+
+
+def render_day(world: World, day: dt.date, file_name: str) -> tuple[bytes, DayResult]:
+    """The day's CSV bytes with any injected defects, and what the manifest says of them."""
+    table, numbers = build_day(world, day)
+    body = csv_bytes(table)
+    n = table.num_rows
+    sale_date = np.full(n, day.toordinal(), dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    result = DayResult(date=day.isoformat(), file=file_name, rows=n)
+    if world.bad_row_rate or world.duplicate_rate or world.late_rate:
+        body = _inject_defects(world, day, table, body, sale_date, valid, result)
+    # Net revenue per sale date over valid rows (duplicates excluded: they are extra lines).
+    for ordinal in np.unique(sale_date[valid]):
+        mask = valid & (sale_date == ordinal)
+        result.by_sale_date[dt.date.fromordinal(int(ordinal)).isoformat()] = [
+            int(mask.sum()),
+            int(numbers["net"][mask].sum()),
+            int(numbers["units"][mask].sum()),
+        ]
+    return body, result
+
+
+def _inject_defects(
+    world: World,
+    day: dt.date,
+    table: pa.Table,
+    body: bytes,
+    sale_date: np.ndarray,
+    valid: np.ndarray,
+    result: DayResult,
+) -> bytes:
+    rng = seeded_rng(world.seed, "defects", day.toordinal())
+    n = table.num_rows
+    lines = body.split(b"\n")  # lines[0] is the header, lines[i + 1] is row i
+    counts = [int(rng.binomial(n, rate)) for rate in (world.bad_row_rate, world.late_rate)]
+    picked = rng.choice(n, size=min(n, sum(counts)), replace=False)
+    bad_rows, late_rows = picked[: counts[0]], picked[counts[0] :]
+    tz = world.timezone
+    for row in sorted(bad_rows):
+        kind = DEFECT_KINDS[int(rng.integers(len(DEFECT_KINDS)))]
+        lines[row + 1] = _break(lines[row + 1], kind, rng)
+        valid[row] = False
+        result.defects.append(_defect(kind, file_name=result.file, row=int(row), table=table))
+    for row in sorted(late_rows):
+        days_back = int(rng.integers(1, 3))
+        fields = lines[row + 1].split(b",")
+        earlier = day - dt.timedelta(days=days_back)
+        clock = fields[2][11:19].decode()
+        offset = _offsets(earlier, tz)[int(clock[:2])]
+        fields[2] = f"{earlier.isoformat()}T{clock}{offset}".encode()
+        lines[row + 1] = b",".join(fields)
+        sale_date[row] = earlier.toordinal()
+        defect = _defect("late_row", file_name=result.file, row=int(row), table=table)
+        defect["sale_date"] = earlier.isoformat()
+        result.defects.append(defect)
+    n_dupes = int(rng.binomial(n, world.duplicate_rate))
+    dupes = set(rng.choice(np.flatnonzero(valid), size=min(n_dupes, int(valid.sum())), replace=False).tolist())
+    out = [lines[0]]
+    for row in range(n):
+        out.append(lines[row + 1])
+        if row in dupes:
+            out.append(lines[row + 1])
+            defect = _defect("duplicate", file_name=result.file, row=row, table=table)
+            defect["line_number"] = len(out)  # the copy's physical line (header is line 1)
+            result.defects.append(defect)
+    out.append(b"")
+    # Physical line numbers shift after each inserted duplicate; restate them at the end.
+    _renumber(result, dupes)
+    result.rows = n + len(dupes)
+    return b"\n".join(out)
+
+
+def _defect(kind: str, *, file_name: str, row: int, table: pa.Table) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "file": file_name,
+        "line_number": row + 2,
+        "transaction_id": table.column("transaction_id")[row].as_py(),
+        "line_no": int(table.column("line_no")[row].as_py()),
+    }
+
+
+def _renumber(result: DayResult, dupes: set[int]) -> None:
+    ordered = sorted(dupes)
+    for defect in result.defects:
+        if defect["kind"] == "duplicate":
+            continue
+        row = int(defect["line_number"]) - 2  # type: ignore[call-overload]
+        defect["line_number"] = row + 2 + int(np.searchsorted(ordered, row))
+
+
+def _break(line: bytes, kind: str, rng: np.random.Generator) -> bytes:
+    """Turn a valid CSV line into one with the given defect."""
+    fields = line.split(b",")
+    if kind == "malformed_row":
+        return b",".join(fields[:-3]) if rng.random() < 0.5 else line + b",EXTRA"
+    if kind == "bad_number":
+        column = 6 if rng.random() < 0.5 else 7  # quantity or unit_price
+        fields[column] = (b"two", b"12,5x", b"N/A", b"1.2.3")[int(rng.integers(4))].replace(b",", b";")
+    elif kind == "bad_timestamp":
+        fields[2] = (b"2026-13-45T25:61:00+00:00", b"yesterday", b"2026-01-32T10:00:00Z", b"31/01/2026 10:00")[
+            int(rng.integers(4))
+        ]
+    elif kind == "negative_price":
+        fields[7] = b"-" + fields[7]
+    elif kind == "zero_quantity":
+        fields[6] = b"0"
+    return b",".join(fields)

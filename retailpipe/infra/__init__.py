@@ -1,0 +1,1 @@
+"""Local infrastructure: Java checks, cached jars, and the development Kafka/HDFS processes."""

@@ -1,0 +1,133 @@
+"""The data contract: raw CSV columns, the Kafka JSON event, and the curated tables."""
+
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+# Raw transaction CSV, in file order (SPEC.md "Raw transaction CSV").
+RAW_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "line_no",
+    "timestamp",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "store_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "payment_method",
+)
+
+STORE_COLUMNS: tuple[str, ...] = ("store_id", "store_name", "city", "region", "size", "opened")
+PRODUCT_COLUMNS: tuple[str, ...] = ("product_id", "product_name", "category", "brand", "list_price")
+
+CATEGORIES: tuple[str, ...] = (
+    "grocery",
+    "beverages",
+    "household",
+    "personal_care",
+    "electronics",
+    "apparel",
+    "home",
+    "toys",
+)
+PAYMENT_METHODS: tuple[str, ...] = ("card", "cash", "mobile", "gift_card")
+
+# Money: line amounts are DECIMAL(12,2); sums are DECIMAL(18,2). Never floats.
+MONEY = T.DecimalType(12, 2)
+MONEY_SUM = T.DecimalType(18, 2)
+RATE = T.DecimalType(5, 4)
+
+# The Kafka event (SPEC.md "Kafka event"); money and rates travel as decimal strings so
+# no JSON parser can round them.
+SCHEMA_VERSION = 1
+EVENT_SCHEMA = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("event_time", T.StringType()),
+        T.StructField("schema_version", T.IntegerType()),
+        T.StructField("transaction_id", T.StringType()),
+        T.StructField("line_no", T.IntegerType()),
+        T.StructField("timestamp", T.StringType()),
+        T.StructField("store_id", T.StringType()),
+        T.StructField("product_id", T.StringType()),
+        T.StructField("category", T.StringType()),
+        T.StructField("quantity", T.IntegerType()),
+        T.StructField("unit_price", T.StringType()),
+        T.StructField("discount_pct", T.StringType()),
+        T.StructField("payment_method", T.StringType()),
+        T.StructField("customer_id", T.StringType()),
+    ]
+)
+
+# Curated tables: the columns users and the dashboards rely on, in order.
+TRANSACTIONS_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "line_no",
+    "event_ts",
+    "timestamp",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
+    "gross_amount",
+    "discount_amount",
+    "net_amount",
+    "is_return",
+    "hour",
+    "store_name",
+    "city",
+    "region",
+    "product_name",
+    "brand",
+    "source_file",
+    "sale_date",
+)
+DAILY_MEASURES: tuple[str, ...] = (
+    "transactions",
+    "lines",
+    "units",
+    "gross_revenue",
+    "discount_amount",
+    "net_revenue",
+    "return_amount",
+    "avg_basket",
+)
+AGGREGATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "daily_sales": ("sale_date", *DAILY_MEASURES),
+    "daily_store_sales": ("sale_date", "store_id", *DAILY_MEASURES),
+    "daily_category_sales": ("sale_date", "category", *DAILY_MEASURES),
+    "daily_product_sales": ("sale_date", "product_id", "lines", "units", "net_revenue"),
+    "daily_payment_sales": ("sale_date", "payment_method", "transactions", "net_revenue"),
+    "hourly_sales": ("sale_date", "hour", "transactions", "units", "net_revenue"),
+}
+STREAM_WINDOW_COLUMNS: tuple[str, ...] = (
+    "window_start",
+    "window_end",
+    "store_id",
+    "transactions",
+    "units",
+    "net_revenue",
+)
+ALL_STORES = "ALL"
+
+QUARANTINE_COLUMNS: tuple[str, ...] = (
+    "source_file",
+    "line_number",
+    "reason",
+    "detail",
+    "raw_line",
+)

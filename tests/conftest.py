@@ -1,0 +1,52 @@
+"""Shared fixtures: one SparkSession per test run, settings rooted in a temp folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retailpipe.settings import Settings, load_settings
+
+# Stage-specific fixtures live in plugin modules so each stays with its own stage.
+pytest_plugins = ["tests.fixtures.services"]
+
+os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+
+
+def test_settings(root: Path, **overrides: object) -> Settings:
+    """Settings for a test: storage under `root`, a small local Spark."""
+    flat: dict[str, object] = {
+        "storage.root": str(root),
+        "spark.master": "local[2]",
+        "spark.shuffle_partitions": 2,
+        "runtime_dir": str(root / ".runtime"),
+    }
+    flat.update(overrides)
+    return load_settings(None, flat)
+
+
+@pytest.fixture(scope="session")
+def spark_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return test_settings(tmp_path_factory.mktemp("spark-root"))
+
+
+@pytest.fixture(scope="session")
+def spark(spark_settings: Settings) -> Iterator[object]:
+    """The one SparkSession of the test run (local[2], 2 shuffle partitions, UTC, UI off).
+
+    It carries Spark's Kafka connector so streaming tests can share it.
+    """
+    from retailpipe.spark import create_session, with_kafka
+
+    session = create_session(spark_settings, "tests", add_ons=[with_kafka])
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings rooted in this test's own temp folder."""
+    return test_settings(tmp_path / "store")
