@@ -11,7 +11,7 @@ import pytest
 from retailpipe.settings import Settings, load_settings
 
 # Stage-specific fixtures live in plugin modules so each stays with its own stage.
-pytest_plugins = ["tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.hdfs"]
 
 os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
 
@@ -41,7 +41,13 @@ def spark(spark_settings: Settings) -> Iterator[object]:
     """
     from retailpipe.spark import create_session, with_kafka
 
-    session = create_session(spark_settings, "tests", add_ons=[with_kafka])
+    try:
+        import retailpipe.infra.jars  # noqa: F401
+    except ImportError:  # the connector cache lands with the Kafka stage
+        add_ons = []
+    else:
+        add_ons = [with_kafka]
+    session = create_session(spark_settings, "tests", add_ons=add_ons)
     yield session
     session.stop()
 

@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame logic shared by the batch and the streaming jobs."""
