@@ -132,6 +132,11 @@ class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
     threads: int = Field(default=8, ge=1)
+    # How often the server looks for a newly published version of the data.
+    refresh_s: float = Field(default=2.0, ge=0)
+    # How often the stream page polls the API.
+    stream_poll_s: float = Field(default=5.0, gt=0)
+    top_stores: int = Field(default=5, ge=1, le=20)
 
 
 class HdfsSettings(Section):
