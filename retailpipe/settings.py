@@ -140,9 +140,15 @@ class ServeSettings(Section):
 
 
 class HdfsSettings(Section):
+    """The development HDFS that `retailpipe hdfs up` starts (NameNode + DataNode, one JVM)."""
+
     namenode_port: int = Field(default=9000, ge=1, le=65535)
     http_port: int = Field(default=9870, ge=1, le=65535)
-    version: str = "3.4.1"
+    # The Hadoop line PySpark 4.2.0 bundles (pyspark/jars/hadoop-client-api-3.5.0.jar).
+    version: str = "3.5.0"
+    datanodes: int = Field(default=1, ge=1, le=4)
+    heap: str = "512m"
+    start_timeout_s: float = Field(default=180.0, gt=0)
 
 
 class Settings(BaseSettings):
