@@ -1,15 +1,96 @@
-"""`retailpipe serve` (not built yet)."""
+"""`retailpipe serve batch | stream | all`: the dashboards and their JSON API."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
-from retailpipe.errors import RetailpipeError
+from retailpipe.cli.console import console
+from retailpipe.cli.state import state
 
-app = typer.Typer(help="Not built yet.", no_args_is_help=True)
+EPILOG = """Examples:
+
+  retailpipe serve batch
+
+  retailpipe serve stream --port 8060
+
+  retailpipe serve all --host 0.0.0.0 --port 8050 --threads 16
+
+  retailpipe serve batch --dev        (Flask's reloader, loopback only)
+"""
+
+app = typer.Typer(
+    help="Serve the dashboards (batch, stream or both) and their JSON API under /api/.",
+    no_args_is_help=True,
+)
+
+HOST = typer.Option(None, "--host", help="Interface to bind \\[default: 127.0.0.1].")
+PORT = typer.Option(None, "--port", help="TCP port \\[default: 8050].")
+THREADS = typer.Option(None, "--threads", help="Worker threads of the server \\[default: 8].")
+DEV = typer.Option(False, "--dev", help="Flask's reloader instead of waitress (loopback only).")
 
 
-@app.command("status")
-def status() -> None:
-    """Not built yet."""
-    raise RetailpipeError("`retailpipe serve` is not built yet", "watch the project's issues")
+def _serve(
+    ctx: typer.Context,
+    dashboards: tuple[str, ...],
+    host: str | None,
+    port: int | None,
+    threads: int | None,
+    dev: bool,
+) -> None:
+    from retailpipe.serve import batch_metrics, stream_metrics
+    from retailpipe.serve.data import Catalog, serving_storage
+    from retailpipe.serve.server import run
+
+    settings = state(ctx).settings(
+        {"serve.host": host, "serve.port": port, "serve.threads": threads}
+    )
+    catalog = Catalog(serving_storage(settings))
+    shown = "localhost" if settings.serve.host in ("127.0.0.1", "::1") else settings.serve.host
+    base = f"http://{shown}:{settings.serve.port}"
+    for name in dashboards:
+        console.print(f"{name} dashboard: [bold]{base}/{name}/[/]")
+    if "batch" in dashboards and not batch_metrics.has_data(catalog):
+        console.print("no curated data yet: run [bold]retailpipe generate && retailpipe batch[/]")
+    if "stream" in dashboards and not stream_metrics.has_data(catalog):
+        console.print("no stream windows yet: run [bold]retailpipe stream[/] and "
+                      "[bold]retailpipe replay[/]")
+    console.print(f"JSON API: {base}/api/health · press Ctrl+C to stop")
+    run(settings, dashboards, dev=dev)
+
+
+@app.command("batch", epilog=EPILOG)
+def batch(
+    ctx: typer.Context,
+    host: Optional[str] = HOST,  # noqa: UP045 - typer needs Optional
+    port: Optional[int] = PORT,  # noqa: UP045
+    threads: Optional[int] = THREADS,  # noqa: UP045
+    dev: bool = DEV,
+) -> None:
+    """The batch dashboard: KPIs, trends, mix and data quality of the curated sales."""
+    _serve(ctx, ("batch",), host, port, threads, dev)
+
+
+@app.command("stream", epilog=EPILOG)
+def stream(
+    ctx: typer.Context,
+    host: Optional[str] = HOST,  # noqa: UP045
+    port: Optional[int] = PORT,  # noqa: UP045
+    threads: Optional[int] = THREADS,  # noqa: UP045
+    dev: bool = DEV,
+) -> None:
+    """The stream dashboard: rolling one-hour revenue, updating live."""
+    _serve(ctx, ("stream",), host, port, threads, dev)
+
+
+@app.command("all", epilog=EPILOG)
+def serve_all(
+    ctx: typer.Context,
+    host: Optional[str] = HOST,  # noqa: UP045
+    port: Optional[int] = PORT,  # noqa: UP045
+    threads: Optional[int] = THREADS,  # noqa: UP045
+    dev: bool = DEV,
+) -> None:
+    """Both dashboards on one server."""
+    _serve(ctx, ("batch", "stream"), host, port, threads, dev)

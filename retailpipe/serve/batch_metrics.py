@@ -1,0 +1,260 @@
+"""Batch dashboard figures from the curated Parquet: KPIs, chart series, data quality."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from retailpipe.serve.data import Catalog
+from retailpipe.serve.query import CENT, BadRequest, BatchQuery, money, ratio
+from retailpipe.storage import AGGREGATES
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The aggregate that answers "net revenue by <key>" when no store/category filter is set.
+AGGREGATE_FOR = {
+    "sale_date": "daily_sales",
+    "store_id": "daily_store_sales",
+    "category": "daily_category_sales",
+    "product_id": "daily_product_sales",
+    "payment_method": "daily_payment_sales",
+    "hour": "hourly_sales",
+}
+# Every cached figure is keyed by the versions of all of these, so any republish shows.
+BATCH_DATASETS = ("transactions", *AGGREGATES, "runs", "stores", "products")
+
+
+@dataclass(frozen=True)
+class View:
+    """A query resolved against the data: concrete dates, known store and category."""
+
+    start: dt.date
+    end: dt.date
+    store: str | None
+    category: str | None
+
+    @property
+    def filtered(self) -> bool:
+        return self.store is not None or self.category is not None
+
+    def echo(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "store": self.store, "category": self.category}
+
+
+def has_data(catalog: Catalog) -> bool:
+    return all(catalog.version(name) is not None for name in ("daily_sales", "transactions"))
+
+
+def options(catalog: Catalog) -> dict[str, Any]:
+    """What the filters can take: the data's date range, the stores and the categories."""
+    return catalog.cached(("options",), ("daily_sales", "daily_store_sales",
+                                         "daily_category_sales", "stores"),
+                          lambda: _options(catalog))
+
+
+def _options(catalog: Catalog) -> dict[str, Any]:
+    daily = catalog.table("daily_sales", ["sale_date"])
+    stores = catalog.table("daily_store_sales", ["store_id"])
+    categories = catalog.table("daily_category_sales", ["category"])
+    if daily is None or daily.num_rows == 0:
+        return {"min_date": None, "max_date": None, "stores": [], "categories": []}
+    names = catalog.names("stores", "store_id", "store_name")
+    store_ids = sorted(set(stores["store_id"].to_pylist())) if stores is not None else []
+    return {
+        "min_date": pc.min(daily["sale_date"]).as_py().isoformat(),
+        "max_date": pc.max(daily["sale_date"]).as_py().isoformat(),
+        "stores": [{"id": s, "name": names.get(s, s)} for s in store_ids],
+        "categories": sorted(set(categories["category"].to_pylist())) if categories else [],
+    }
+
+
+def resolve(catalog: Catalog, query: BatchQuery) -> View:
+    """Fill in the default range (all data) and reject stores/categories the data lacks."""
+    opts = options(catalog)
+    first = dt.date.fromisoformat(opts["min_date"])
+    last = dt.date.fromisoformat(opts["max_date"])
+    start, end = query.start or first, query.end or last
+    if start > end:
+        raise BadRequest(f"the range {start}..{end} is empty; the data covers {first}..{last}")
+    if query.store and query.store not in {s["id"] for s in opts["stores"]}:
+        raise BadRequest(f"store={query.store!r} is not in the data")
+    if query.category and query.category not in opts["categories"]:
+        raise BadRequest(f"category={query.category!r} is not in the data")
+    return View(start, end, query.store, query.category)
+
+
+def _where(view: View) -> ds.Expression:
+    where = (pc.field("sale_date") >= view.start) & (pc.field("sale_date") <= view.end)
+    if view.store:
+        where = where & (pc.field("store_id") == view.store)
+    if view.category:
+        where = where & (pc.field("category") == view.category)
+    return where
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(value)
+
+
+def kpis(catalog: Catalog, view: View) -> dict[str, Any]:
+    """The KPI tiles, from line items so distinct receipts and promotions are exact."""
+    return catalog.cached(("kpis", view), BATCH_DATASETS, lambda: _kpis(catalog, view))
+
+
+def _kpis(catalog: Catalog, view: View) -> dict[str, Any]:
+    lines = catalog.scan(
+        "transactions", ["transaction_id", "quantity", "net_amount", "discount_pct"], _where(view)
+    )
+    if lines is None:
+        lines = pa.table({"transaction_id": pa.array([], pa.string()),
+                          "quantity": pa.array([], pa.int64()),
+                          "net_amount": pa.array([], pa.decimal128(12, 2)),
+                          "discount_pct": pa.array([], pa.decimal128(5, 4))})
+    net_amount = lines["net_amount"]
+    is_return = pc.less(lines["quantity"], 0)
+    is_promo = pc.greater(lines["discount_pct"], 0)
+    net = _decimal(pc.sum(net_amount).as_py())
+    receipts = pc.count_distinct(lines["transaction_id"]).as_py()
+    returned = _decimal(pc.sum(pc.filter(net_amount, is_return)).as_py())
+    sold = _decimal(pc.sum(pc.filter(net_amount, pc.invert(is_return))).as_py())
+    promo = _decimal(pc.sum(pc.filter(net_amount, is_promo)).as_py())
+    last_run = catalog.latest_run("batch", "succeeded")
+    basket = (net / receipts).quantize(CENT, rounding=ROUND_HALF_UP) if receipts else None
+    return {
+        "net_revenue": money(net),
+        "transactions": receipts,
+        "lines": lines.num_rows,
+        "units": int(pc.sum(lines["quantity"]).as_py() or 0),
+        "avg_basket": money(basket) if basket is not None else None,
+        "return_amount": money(returned),
+        "return_rate": ratio(-returned, sold),
+        "promo_revenue": money(promo),
+        "promo_share": ratio(promo, net),
+        "quarantined_last_run": (last_run or {}).get("counts", {}).get("quarantined"),
+    }
+
+
+def _grouped(catalog: Catalog, view: View, keys: list[str], units: bool = True) -> pa.Table:
+    """Net revenue (and units) per `keys` over the view: from the aggregate when the view
+    has no store/category filter, else from the line items with the filters pushed down."""
+    if view.filtered:
+        columns = [*keys, "net_amount", "quantity"]
+        table = catalog.scan("transactions", columns, _where(view))
+        table = table.rename_columns([*keys, "net_revenue", "units"])
+    else:
+        name = AGGREGATE_FOR[keys[-1]]
+        columns = [*dict.fromkeys(["sale_date", *keys]), "net_revenue"]
+        columns += ["units"] if units else []
+        table = catalog.table(name, columns).filter(_where(view))
+    measures = [("net_revenue", "sum")] + ([("units", "sum")] if units else [])
+    grouped = table.group_by(keys).aggregate(measures)
+    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+
+
+def _rows(table: pa.Table, sort: str = "net_revenue") -> list[dict[str, Any]]:
+    rows = table.to_pylist()
+    rows.sort(key=lambda r: (-_decimal(r[sort]), str(r[table.column_names[0]])))
+    return rows
+
+
+def daily(catalog: Catalog, view: View) -> list[dict[str, Any]]:
+    """Net revenue per day of the view, next to the matching day of the previous period of
+    the same length (null where that day is before the data starts)."""
+    def compute() -> list[dict[str, Any]]:
+        days = (view.end - view.start).days + 1
+        previous = View(view.start - dt.timedelta(days=days), view.start - dt.timedelta(days=1),
+                        view.store, view.category)
+        first = dt.date.fromisoformat(options(catalog)["min_date"])
+        now = {r["sale_date"]: r["net_revenue"] for r in _grouped(catalog, view, ["sale_date"])
+               .to_pylist()}
+        before = {r["sale_date"]: r["net_revenue"] for r in _grouped(
+            catalog, previous, ["sale_date"]).to_pylist()}
+        out = []
+        for i in range(days):
+            day, prior = view.start + dt.timedelta(days=i), previous.start + dt.timedelta(days=i)
+            out.append({
+                "sale_date": day.isoformat(),
+                "net_revenue": money(now.get(day)),
+                "previous_date": prior.isoformat(),
+                "previous_net_revenue": money(before.get(prior)) if prior >= first else None,
+            })
+        return out
+    return catalog.cached(("daily", view), BATCH_DATASETS, compute)
+
+
+def stores(catalog: Catalog, view: View) -> list[dict[str, Any]]:
+    def compute() -> list[dict[str, Any]]:
+        names = catalog.names("stores", "store_id", "store_name")
+        return [{"store_id": r["store_id"], "store_name": names.get(r["store_id"], r["store_id"]),
+                 "net_revenue": money(r["net_revenue"]), "units": r["units"]}
+                for r in _rows(_grouped(catalog, view, ["store_id"]))]
+    return catalog.cached(("stores", view), BATCH_DATASETS, compute)
+
+
+def categories(catalog: Catalog, view: View) -> list[dict[str, Any]]:
+    def compute() -> list[dict[str, Any]]:
+        return [{"category": r["category"], "net_revenue": money(r["net_revenue"]),
+                 "units": r["units"]} for r in _rows(_grouped(catalog, view, ["category"]))]
+    return catalog.cached(("categories", view), BATCH_DATASETS, compute)
+
+
+def products(catalog: Catalog, view: View, limit: int) -> list[dict[str, Any]]:
+    """The `limit` products with the highest net revenue (ties by product id)."""
+    def compute() -> list[dict[str, Any]]:
+        names = catalog.names("products", "product_id", "product_name")
+        rows = _rows(_grouped(catalog, view, ["product_id"]))[:limit]
+        return [{"product_id": r["product_id"],
+                 "product_name": names.get(r["product_id"], r["product_id"]),
+                 "net_revenue": money(r["net_revenue"]), "units": r["units"]} for r in rows]
+    return catalog.cached(("products", view, limit), BATCH_DATASETS, compute)
+
+
+def payments(catalog: Catalog, view: View) -> list[dict[str, Any]]:
+    """Net revenue per payment method and its share of the total."""
+    def compute() -> list[dict[str, Any]]:
+        rows = _rows(_grouped(catalog, view, ["payment_method"], units=False))
+        total = sum((_decimal(r["net_revenue"]) for r in rows), Decimal(0))
+        return [{"payment_method": r["payment_method"], "net_revenue": money(r["net_revenue"]),
+                 "share": ratio(_decimal(r["net_revenue"]), total)} for r in rows]
+    return catalog.cached(("payments", view), BATCH_DATASETS, compute)
+
+
+def heatmap(catalog: Catalog, view: View) -> list[dict[str, Any]]:
+    """Net revenue per weekday (0 = Monday) x local hour, all 7 x 24 cells."""
+    def compute() -> list[dict[str, Any]]:
+        cells = {(w, h): Decimal(0) for w in range(7) for h in range(24)}
+        for row in _grouped(catalog, view, ["sale_date", "hour"], units=False).to_pylist():
+            cells[(row["sale_date"].weekday(), int(row["hour"]))] += _decimal(row["net_revenue"])
+        return [{"weekday": w, "weekday_name": WEEKDAYS[w], "hour": h, "net_revenue": money(v)}
+                for (w, h), v in cells.items()]
+    return catalog.cached(("heatmap", view), BATCH_DATASETS, compute)
+
+
+def quality(catalog: Catalog) -> dict[str, Any] | None:
+    """The data-quality panel from the newest successful batch run manifest."""
+    run = catalog.latest_run("batch", "succeeded")
+    if run is None:
+        return None
+    latest = catalog.latest_run("batch")
+    counts = run.get("counts", {})
+    return {
+        "run_id": run.get("run_id"),
+        "status": run.get("status"),
+        "started_at": run.get("started_at"),
+        "finished_at": run.get("finished_at"),
+        "duration_s": run.get("duration_s"),
+        "rows_read": counts.get("rows_read"),
+        "valid": counts.get("valid"),
+        "quarantined": counts.get("quarantined"),
+        "duplicates": counts.get("duplicates"),
+        "by_reason": dict(sorted(counts.get("by_reason", {}).items())),
+        "rejected_files": run.get("rejected_files", []),
+        "latest_attempt": None if latest is None or latest.get("run_id") == run.get("run_id")
+        else {"run_id": latest.get("run_id"), "status": latest.get("status")},
+    }

@@ -1,0 +1,144 @@
+"""Independent expected figures for the dashboards, in plain Python from the raw CSV files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class Line:
+    transaction_id: str
+    line_no: int
+    timestamp: dt.datetime
+    store_id: str
+    product_id: str
+    category: str
+    quantity: int
+    unit_price: Decimal
+    discount_pct: Decimal
+    payment_method: str
+    customer_id: str
+
+    @property
+    def sale_date(self) -> dt.date:
+        return self.timestamp.date()  # the local date, in the timestamp's own offset
+
+    @property
+    def hour(self) -> int:
+        return self.timestamp.hour
+
+    @property
+    def gross(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def discount(self) -> Decimal:
+        return (self.gross * self.discount_pct).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.discount
+
+
+def _parse(row: list[str], header: list[str]) -> Line | None:
+    """One CSV row as a Line, or None if any of the SPEC's rules rejects it."""
+    if len(row) != len(header):
+        return None
+    f = dict(zip(header, row, strict=True))
+    try:
+        ts = dt.datetime.fromisoformat(f["timestamp"])
+        quantity = int(f["quantity"])
+        price = Decimal(f["unit_price"])
+        pct = Decimal(f["discount_pct"] or "0")
+        line_no = int(f["line_no"])
+    except (ValueError, InvalidOperation):
+        return None
+    if ts.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1):
+        return None
+    return Line(f["transaction_id"], line_no, ts, f["store_id"], f["product_id"], f["category"],
+                quantity, price, pct, f["payment_method"], f["customer_id"])
+
+
+def load_lines(root: Path) -> list[Line]:
+    """Every valid, de-duplicated line of `root/raw/transactions_*.csv`."""
+    seen: set[tuple[str, int]] = set()
+    lines: list[Line] = []
+    for path in sorted((root / "raw").glob("transactions_*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            for row in reader:
+                line = _parse(row, header)
+                if line is None or (line.transaction_id, line.line_no) in seen:
+                    continue
+                seen.add((line.transaction_id, line.line_no))
+                lines.append(line)
+    _check_against_manifest(root, lines)
+    return lines
+
+
+def _check_against_manifest(root: Path, lines: list[Line]) -> None:
+    """The generator's truth manifest must agree with this parser, or the oracle is wrong."""
+    manifest = json.loads((root / "raw" / "_manifest.json").read_text())
+    counts: dict[str, int] = defaultdict(int)
+    for line in lines:
+        counts[line.sale_date.isoformat()] += 1
+    expected = {d: v["valid_lines"] for d, v in manifest["sale_dates"].items()}
+    assert dict(counts) == expected, "oracle parser disagrees with the generator manifest"
+
+
+def money(value: Decimal) -> str:
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def ratio(num: Decimal, den: Decimal) -> str | None:
+    return None if not den else str((num / den).quantize(RATIO, rounding=ROUND_HALF_UP))
+
+
+def select(lines: Iterable[Line], start: dt.date, end: dt.date, store: str | None = None,
+           category: str | None = None) -> list[Line]:
+    return [
+        x for x in lines
+        if start <= x.sale_date <= end
+        and (store is None or x.store_id == store)
+        and (category is None or x.category == category)
+    ]
+
+
+def kpis(lines: list[Line]) -> dict[str, Any]:
+    net = sum((x.net for x in lines), Decimal(0))
+    receipts = len({x.transaction_id for x in lines})
+    returned = sum((x.net for x in lines if x.quantity < 0), Decimal(0))
+    sold = sum((x.net for x in lines if x.quantity > 0), Decimal(0))
+    promo = sum((x.net for x in lines if x.discount_pct > 0), Decimal(0))
+    return {
+        "net_revenue": money(net),
+        "transactions": receipts,
+        "lines": len(lines),
+        "units": sum(x.quantity for x in lines),
+        "avg_basket": money(net / receipts) if receipts else None,
+        "return_amount": money(returned),
+        "return_rate": ratio(-returned, sold),
+        "promo_revenue": money(promo),
+        "promo_share": ratio(promo, net),
+    }
+
+
+def by(lines: list[Line], key: Callable[[Line], Any]) -> dict[Any, tuple[Decimal, int]]:
+    """key -> (net revenue, units)."""
+    out: dict[Any, list[Any]] = defaultdict(lambda: [Decimal(0), 0])
+    for x in lines:
+        out[key(x)][0] += x.net
+        out[key(x)][1] += x.quantity
+    return {k: (v[0], v[1]) for k, v in out.items()}
