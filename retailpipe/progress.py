@@ -53,8 +53,13 @@ def progress(description: str, total: float | None, unit: str = "") -> Iterator[
     if not sys.stderr.isatty():
         reporter = _LogProgress(description, total)
         yield reporter
-        log.info("%s: done, %g %s in %.1f s", description, reporter.done, unit,
-                 time.monotonic() - reporter.started)
+        log.info(
+            "%s: done, %g %s in %.1f s",
+            description,
+            reporter.done,
+            unit,
+            time.monotonic() - reporter.started,
+        )
         return
     from rich.progress import (
         BarColumn,

@@ -62,7 +62,9 @@ class GenerateSettings(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
+            ) from exc
         return value
 
 
@@ -235,8 +237,10 @@ def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     env_name = "RETAILPIPE_" + "__".join(str(part) for part in first["loc"]).upper()
-    where = f" (config file {config_file}, env {env_name} or flag)" if config_file else (
-        f" (env {env_name} or flag)"
+    where = (
+        f" (config file {config_file}, env {env_name} or flag)"
+        if config_file
+        else (f" (env {env_name} or flag)")
     )
     if first["type"] == "extra_forbidden":
         return ConfigError(

@@ -32,7 +32,8 @@ def parse_conf_pairs(pairs: Iterable[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(
-                f"--conf {pair!r} is not key=value", "write it as --conf spark.sql.shuffle.partitions=8"
+                f"--conf {pair!r} is not key=value",
+                "write it as --conf spark.sql.shuffle.partitions=8",
             )
         conf[key.strip()] = value.strip()
     return conf
@@ -116,8 +117,13 @@ def create_session(
         session = builder.getOrCreate()
     except Exception as exc:
         raise ServiceError(
-            f"Spark could not start: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            f"Spark could not start: {_first_line(exc)}",
             "run `retailpipe doctor` to check Java and PySpark",
         ) from exc
     session.sparkContext.setLogLevel(settings.spark.log_level)
     return session
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

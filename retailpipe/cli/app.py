@@ -82,8 +82,12 @@ def _version(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     config_file: str | None = typer.Option(
-        None, "--config", "-c", help="TOML config file (or env RETAILPIPE_CONFIG).",
-        envvar="RETAILPIPE_CONFIG", show_envvar=False,
+        None,
+        "--config",
+        "-c",
+        help="TOML config file (or env RETAILPIPE_CONFIG).",
+        envvar="RETAILPIPE_CONFIG",
+        show_envvar=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),

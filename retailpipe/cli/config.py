@@ -13,7 +13,13 @@ from retailpipe.settings import masked_dict
 app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
 
 
-@app.command("show", epilog="Examples: retailpipe config show | retailpipe --config configs/hdfs.toml config show --json")
+@app.command(
+    "show",
+    epilog=(
+        "Examples: retailpipe config show | "
+        "retailpipe --config configs/hdfs.toml config show --json"
+    ),
+)
 def show(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),

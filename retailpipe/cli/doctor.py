@@ -52,7 +52,9 @@ def check_storage(settings: Settings) -> Check:
 
     storage = Storage(settings.storage.root)
     if not storage.is_local:
-        return Check("Storage root", True, storage.base_uri + " (checked under HDFS)", required=False)
+        return Check(
+            "Storage root", True, storage.base_uri + " (checked under HDFS)", required=False
+        )
     root = storage.local_root
     probe = root if root.exists() else root.parent
     import os
@@ -98,7 +100,11 @@ def doctor(ctx: typer.Context) -> None:
     failed = []
     for run in CHECKS:
         check = run(settings)
-        mark = "[green]ok[/]" if check.ok else ("[red]FAIL[/]" if check.required else "[yellow]warn[/]")
+        mark = (
+            "[green]ok[/]"
+            if check.ok
+            else ("[red]FAIL[/]" if check.required else "[yellow]warn[/]")
+        )
         table.add_row(check.name, mark, check.detail, "" if check.ok else check.fix)
         if check.required and not check.ok:
             failed.append(check)

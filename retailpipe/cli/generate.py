@@ -37,21 +37,45 @@ def _date(value: Optional[str]) -> Optional[dt.date]:  # noqa: UP045 - typer nee
 
 def generate(
     ctx: typer.Context,
-    days: Optional[int] = typer.Option(None, "--days", help="Business days to generate [default: 30]."),  # noqa: UP045
-    start_date: Optional[str] = typer.Option(None, "--start-date", help="First day, YYYY-MM-DD [default: 2026-01-01]."),  # noqa: UP045
+    days: int | None = typer.Option(
+        None, "--days", help="Business days to generate [default: 30]."
+    ),
+    start_date: str | None = typer.Option(
+        None, "--start-date", help="First day, YYYY-MM-DD [default: 2026-01-01]."
+    ),
     stores: Optional[int] = typer.Option(None, "--stores", help="Number of stores [default: 12]."),  # noqa: UP045
-    products: Optional[int] = typer.Option(None, "--products", help="Catalogue size [default: 400]."),  # noqa: UP045
-    rows_per_day: Optional[int] = typer.Option(None, "--rows-per-day", help="Average receipt lines per day [default: 20000]."),  # noqa: UP045
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed; same seed, same bytes [default: 42]."),  # noqa: UP045
-    out: Optional[str] = typer.Option(None, "--out", help="Storage root to write raw/ under [default: storage.root]."),  # noqa: UP045
-    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA time zone of the stores [default: America/New_York]."),  # noqa: UP045
-    bad_row_rate: Optional[float] = typer.Option(None, "--bad-row-rate", help="Share of malformed rows [default: 0]."),  # noqa: UP045
-    duplicate_rate: Optional[float] = typer.Option(None, "--duplicate-rate", help="Share of exact duplicate lines [default: 0]."),  # noqa: UP045
-    late_rate: Optional[float] = typer.Option(None, "--late-rate", help="Share of rows dated on an earlier day [default: 0]."),  # noqa: UP045
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processes writing days in parallel [default: all cores]."),  # noqa: UP045
-    force: bool = typer.Option(False, "--force", help="Replace raw files generated with other parameters."),
+    products: int | None = typer.Option(
+        None, "--products", help="Catalogue size [default: 400]."
+    ),
+    rows_per_day: int | None = typer.Option(
+        None, "--rows-per-day", help="Average receipt lines per day [default: 20000]."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed; same seed, same bytes [default: 42]."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="Storage root to write raw/ under [default: storage.root]."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="IANA time zone of the stores [default: America/New_York]."
+    ),
+    bad_row_rate: float | None = typer.Option(
+        None, "--bad-row-rate", help="Share of malformed rows [default: 0]."
+    ),
+    duplicate_rate: float | None = typer.Option(
+        None, "--duplicate-rate", help="Share of exact duplicate lines [default: 0]."
+    ),
+    late_rate: float | None = typer.Option(
+        None, "--late-rate", help="Share of rows dated on an earlier day [default: 0]."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Processes writing days in parallel [default: all cores]."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace raw files generated with other parameters."
+    ),
 ) -> None:
-    """Write realistic daily point-of-sale CSV files, stores.csv, products.csv and _manifest.json."""
+    """Write realistic daily point-of-sale CSVs, stores.csv, products.csv and _manifest.json."""
     settings = state(ctx).settings(
         {
             "storage.root": out,
@@ -73,7 +97,11 @@ def generate(
     table.add_row("raw files", f"{summary.files} in {summary.raw_dir}")
     table.add_row("rows", f"{summary.rows:,}")
     table.add_row("net revenue (valid rows)", f"${float(summary.net_revenue):,.2f}")
-    table.add_row("defects injected", ", ".join(f"{k}={v}" for k, v in summary.defects.items()) or "none")
-    table.add_row("time", f"{summary.seconds:.1f} s ({summary.rows / max(summary.seconds, 1e-9):,.0f} rows/s)")
+    table.add_row(
+        "defects injected", ", ".join(f"{k}={v}" for k, v in summary.defects.items()) or "none"
+    )
+    table.add_row(
+        "time", f"{summary.seconds:.1f} s ({summary.rows / max(summary.seconds, 1e-9):,.0f} rows/s)"
+    )
     console.print(table)
     console.print("next: [bold]retailpipe batch[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -59,6 +60,63 @@ class DayResult:
     by_sale_date: dict[str, list[int]] = field(default_factory=dict)
 
 
+SMALL_INT_OFFSET = 10  # quantities down to -10 index the small-int table at +10
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """The string forms of a world's dimension values, built once per process."""
+
+    stores: pa.Array
+    products: pa.Array
+    categories: pa.Array
+    prices: pa.Array
+    customers: pa.Array  # index 0 is the anonymous customer: ""
+    payments: pa.Array
+    kinds: pa.Array
+
+
+_TEXTS: dict[int, _Texts] = {}
+
+
+def _texts(world: World) -> _Texts:
+    key = id(world)
+    if key not in _TEXTS:
+        cents = world.products.price_cents.tolist()
+        width = max(6, len(str(world.customers)))
+        _TEXTS[key] = _Texts(
+            stores=pa.array(world.stores.ids),
+            products=pa.array(world.products.ids),
+            categories=pa.array(world.products.categories),
+            prices=pa.array([f"{c // 100}.{c % 100:02d}" for c in cents]),
+            customers=pa.array(["", *(f"C{i:0{width}d}" for i in range(1, world.customers + 1))]),
+            payments=pa.array(PAYMENT_METHODS),
+            kinds=pa.array(["T", "R"]),
+        )
+    return _TEXTS[key]
+
+
+@functools.cache
+def _counter() -> pa.Array:
+    """'000001', '000002', ...: receipt sequence numbers, built once per process."""
+    numbers = pc.cast(pa.array(np.arange(1, 1_000_000, dtype=np.int64)), pa.string())
+    return pc.utf8_lpad(numbers, 6, "0")
+
+
+@functools.cache
+def _small_ints() -> pa.Array:
+    """'-10' ... '99' indexed by value + SMALL_INT_OFFSET."""
+    return pa.array(
+        [str(i - SMALL_INT_OFFSET) for i in range(SMALL_INT_OFFSET)] + [str(i) for i in range(100)]
+    )
+
+
+@functools.cache
+def _rates() -> pa.Array:
+    """'0.00' ... '0.99' indexed by hundredths."""
+    return pa.array([f"0.{h:02d}" for h in range(100)])
+
+
 @functools.cache
 def _clock() -> pa.Array:
     """'HH:MM:SS' for every second of a day, built once per process."""
@@ -84,16 +142,21 @@ def _money(cents: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(dollars, rest, ".")
 
 
+def _draw(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
+    """Indices drawn with probability proportional to `weights` (rng.choice without its checks)."""
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right"), len(cdf) - 1)
+
+
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     """numerator / denominator rounded half away from zero, in exact integer arithmetic."""
     magnitude = (np.abs(numerator) * 2 + denominator) // (2 * denominator)
     return np.sign(numerator) * magnitude
 
 
-def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarray]]:
+def build_day(world: World, day: dt.date, n_lines: int) -> tuple[pa.Table, dict[str, np.ndarray]]:
     """The day's clean rows as a string table, plus the numeric columns the manifest needs."""
     rng = seeded_rng(world.seed, "day", day.toordinal())
-    n_lines = max(1, round(world.rows_per_day * day_factor(day)))
 
     sizes = 1 + np.minimum(rng.poisson(MEAN_EXTRA_LINES, size=n_lines), 11)
     ends = np.cumsum(sizes)
@@ -102,13 +165,14 @@ def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarra
     sizes[-1] -= int(ends[n_receipts - 1] - n_lines)
 
     seconds = np.sort(
-        (OPEN_HOUR + rng.choice(14, size=n_receipts, p=hour_weights(day))) * 3600
+        (OPEN_HOUR + _draw(rng, hour_weights(day), n_receipts)) * 3600
         + rng.integers(0, 3600, size=n_receipts)
     )
     store = rng.choice(len(world.stores.ids), size=n_receipts, p=world.stores.weight)
     payment = rng.choice(len(PAYMENT_METHODS), size=n_receipts, p=PAYMENT_SHARE)
     loyal = rng.random(n_receipts) < LOYALTY_SHARE
-    customer = (rng.zipf(1.3, size=n_receipts) % world.customers) + 1
+    # Loyalty members shop with very different frequency: a power law over member numbers.
+    customer = (world.customers * rng.random(n_receipts) ** 3).astype(np.int64) + 1
     is_return = rng.random(n_receipts) < RETURN_RECEIPT_SHARE
     sizes[is_return] = np.minimum(sizes[is_return], 2)
     n_lines = int(sizes.sum())
@@ -119,8 +183,8 @@ def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarra
 
     promo = promotions(day, len(world.products.ids), world.seed)
     boosted = world.products.popularity * np.where(promo > 0, 1.8, 1.0)
-    product = rng.choice(len(world.products.ids), size=n_lines, p=boosted / boosted.sum())
-    quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_SHARE)
+    product = _draw(rng, boosted, n_lines)
+    quantity = QUANTITIES[_draw(rng, QUANTITY_SHARE, n_lines)]
     discount_h = promo[product]
 
     # Returns refer to an earlier sale: same product, its shelf price and the promotion
@@ -139,40 +203,38 @@ def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarra
     gross = quantity * price_cents
     net = gross - round_half_up_div(gross * discount_h, 100)
 
-    stores = pa.array(world.stores.ids)
+    text = _texts(world)
+    receipt_store = pc.take(text.stores, pa.array(store))
+    # Receipt ids carry the business day: T (sale) or R (return) + YYYYMMDD, store, number.
     ymd = day.strftime("%Y%m%d")
-    receipt_store = pc.take(stores, pa.array(store))
-    seq = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n_receipts + 1)), pa.string()), 6, "0")
-    kind = pa.array(np.where(is_return, "R", "T"))
     txn = pc.binary_join_element_wise(
-        pc.binary_join_element_wise(kind, pa.scalar(ymd), ""), receipt_store, seq, "-"
+        pc.take(pa.array(["T" + ymd, "R" + ymd]), pa.array(is_return.astype(np.int8))),
+        receipt_store,
+        _counter().slice(0, n_receipts),
+        "-",
     )
     hour = seconds // 3600
-    offsets = pa.array(_offsets(day, world.timezone))
     stamp = pc.binary_join_element_wise(
-        pa.scalar(day.isoformat() + "T"), pc.take(_clock(), pa.array(seconds)),
-        pc.take(offsets, pa.array(hour)), "",
+        day.isoformat() + "T",
+        pc.take(_clock(), pa.array(seconds)),
+        pc.take(pa.array(_offsets(day, world.timezone)), pa.array(hour)),
+        "",
     )
-    customer_ids = pc.binary_join_element_wise(
-        pa.scalar("C"), pc.utf8_lpad(pc.cast(pa.array(customer), pa.string()), 6, "0"), ""
-    )
-    customer_ids = pc.if_else(pa.array(loyal), customer_ids, pa.scalar(""))
-    payments = pc.take(pa.array(PAYMENT_METHODS), pa.array(payment))
+    customer_ids = pc.take(text.customers, pa.array(np.where(loyal, customer, 0)))
     receipt_idx = pa.array(receipt)
+    product_idx = pa.array(product)
     table = pa.table(
         {
             "transaction_id": pc.take(txn, receipt_idx),
-            "line_no": pc.cast(pa.array(line_no), pa.string()),
+            "line_no": pc.take(_small_ints(), pa.array(line_no + SMALL_INT_OFFSET)),
             "timestamp": pc.take(stamp, receipt_idx),
             "store_id": pc.take(receipt_store, receipt_idx),
-            "product_id": pc.take(pa.array(world.products.ids), pa.array(product)),
-            "category": pc.take(pa.array(world.products.categories), pa.array(product)),
-            "quantity": pc.cast(pa.array(quantity), pa.string()),
-            "unit_price": _money(price_cents),
-            "discount_pct": pc.binary_join_element_wise(
-                pa.scalar("0"), pc.utf8_lpad(pc.cast(pa.array(discount_h), pa.string()), 2, "0"), "."
-            ),
-            "payment_method": pc.take(payments, receipt_idx),
+            "product_id": pc.take(text.products, product_idx),
+            "category": pc.take(text.categories, product_idx),
+            "quantity": pc.take(_small_ints(), pa.array(quantity + SMALL_INT_OFFSET)),
+            "unit_price": pc.take(text.prices, product_idx),
+            "discount_pct": pc.take(_rates(), pa.array(discount_h)),
+            "payment_method": pc.take(pc.take(text.payments, pa.array(payment)), receipt_idx),
             "customer_id": pc.take(customer_ids, receipt_idx),
         }
     )
@@ -181,27 +243,39 @@ def build_day(world: World, day: dt.date) -> tuple[pa.Table, dict[str, np.ndarra
     return table, numbers
 
 
-def csv_bytes(table: pa.Table) -> bytes:
-    """RFC 4180 CSV with a header and '\\n' line ends.
+def write_csv(table: pa.Table, sink: Any) -> None:
+    """RFC 4180 CSV with a header and '\\n' line ends, to a file object or arrow stream.
 
     No generated value contains a comma, quote or line break, so no field needs quotes.
     """
-    sink = pa.BufferOutputStream()
     sink.write(",".join(table.column_names).encode() + b"\n")
     pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    write_csv(table, sink)
     return sink.getvalue().to_pybytes()
 
 
-def render_day(world: World, day: dt.date, file_name: str) -> tuple[bytes, DayResult]:
-    """The day's CSV bytes with any injected defects, and what the manifest says of them."""
-    table, numbers = build_day(world, day)
-    body = csv_bytes(table)
+def day_targets(world: World, days: list[dt.date]) -> list[int]:
+    """Lines per day: weekday/season/holiday shape, averaging `rows_per_day` over the period."""
+    factors = np.array([day_factor(day) for day in days])
+    return [max(1, round(world.rows_per_day * f)) for f in factors / factors.mean()]
+
+
+def render_day(
+    world: World, day: dt.date, n_lines: int, file_name: str
+) -> tuple[pa.Table | bytes, DayResult]:
+    """The day's rows (a table, or CSV bytes once defects are injected) and its manifest entry."""
+    table, numbers = build_day(world, day, n_lines)
+    body: pa.Table | bytes = table
     n = table.num_rows
     sale_date = np.full(n, day.toordinal(), dtype=np.int64)
     valid = np.ones(n, dtype=bool)
     result = DayResult(date=day.isoformat(), file=file_name, rows=n)
     if world.bad_row_rate or world.duplicate_rate or world.late_rate:
-        body = _inject_defects(world, day, table, body, sale_date, valid, result)
+        body = _inject_defects(world, day, table, csv_bytes(table), sale_date, valid, result)
     # Net revenue per sale date over valid rows (duplicates excluded: they are extra lines).
     for ordinal in np.unique(sale_date[valid]):
         mask = valid & (sale_date == ordinal)
@@ -247,7 +321,11 @@ def _inject_defects(
         defect["sale_date"] = earlier.isoformat()
         result.defects.append(defect)
     n_dupes = int(rng.binomial(n, world.duplicate_rate))
-    dupes = set(rng.choice(np.flatnonzero(valid), size=min(n_dupes, int(valid.sum())), replace=False).tolist())
+    dupes = set(
+        rng.choice(
+            np.flatnonzero(valid), size=min(n_dupes, int(valid.sum())), replace=False
+        ).tolist()
+    )
     out = [lines[0]]
     for row in range(n):
         out.append(lines[row + 1])
@@ -289,11 +367,16 @@ def _break(line: bytes, kind: str, rng: np.random.Generator) -> bytes:
         return b",".join(fields[:-3]) if rng.random() < 0.5 else line + b",EXTRA"
     if kind == "bad_number":
         column = 6 if rng.random() < 0.5 else 7  # quantity or unit_price
-        fields[column] = (b"two", b"12,5x", b"N/A", b"1.2.3")[int(rng.integers(4))].replace(b",", b";")
+        fields[column] = (b"two", b"12,5x", b"N/A", b"1.2.3")[int(rng.integers(4))].replace(
+            b",", b";"
+        )
     elif kind == "bad_timestamp":
-        fields[2] = (b"2026-13-45T25:61:00+00:00", b"yesterday", b"2026-01-32T10:00:00Z", b"31/01/2026 10:00")[
-            int(rng.integers(4))
-        ]
+        fields[2] = (
+            b"2026-13-45T25:61:00+00:00",
+            b"yesterday",
+            b"2026-01-32T10:00:00Z",
+            b"31/01/2026 10:00",
+        )[int(rng.integers(4))]
     elif kind == "negative_price":
         fields[7] = b"-" + fields[7]
     elif kind == "zero_quantity":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -45,11 +46,32 @@ CATEGORY_PRICES: dict[str, tuple[float, float, float]] = {
     "toys": (2.99, 119.99, 0.05),
 }
 BRANDS: tuple[str, ...] = (
-    "Acme", "Northwind", "Bluebird", "Evergreen", "Summit", "Harbor", "Maple", "Orbit",
-    "Pioneer", "Riverside", "Solstice", "Tandem",
+    "Acme",
+    "Northwind",
+    "Bluebird",
+    "Evergreen",
+    "Summit",
+    "Harbor",
+    "Maple",
+    "Orbit",
+    "Pioneer",
+    "Riverside",
+    "Solstice",
+    "Tandem",
 )
 NOUNS: dict[str, tuple[str, ...]] = {
-    "grocery": ("Pasta", "Rice", "Cereal", "Bread", "Cheese", "Coffee", "Tea", "Soup", "Olive Oil", "Yogurt"),
+    "grocery": (
+        "Pasta",
+        "Rice",
+        "Cereal",
+        "Bread",
+        "Cheese",
+        "Coffee",
+        "Tea",
+        "Soup",
+        "Olive Oil",
+        "Yogurt",
+    ),
     "beverages": ("Sparkling Water", "Cola", "Orange Juice", "Lemonade", "Cold Brew", "Kombucha"),
     "household": ("Detergent", "Paper Towels", "Dish Soap", "Trash Bags", "Sponges", "Light Bulbs"),
     "personal_care": ("Shampoo", "Toothpaste", "Body Wash", "Sunscreen", "Razor", "Lotion"),
@@ -143,13 +165,18 @@ def make_products(count: int, seed: int) -> Products:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def promotions(day: dt.date, n_products: int, seed: int) -> np.ndarray:
-    """Discount (hundredths) per product on `day`; 0 for products not on promotion."""
+    """Discount (hundredths) per product on `day`; 0 for products not on promotion.
+
+    Cached: returns look up the promotions of earlier days. Callers must not modify it.
+    """
     rng = seeded_rng(seed, "promo", day.toordinal())
     discount = np.zeros(n_products, dtype=np.int64)
     share = PROMO_SHARE * (2.5 if _is_black_friday_week(day) else 1.0)
     chosen = rng.random(n_products) < share
     discount[chosen] = rng.choice(PROMO_DISCOUNTS_H, size=int(chosen.sum()))
+    discount.flags.writeable = False
     return discount
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from retailpipe import __version__
 from retailpipe.errors import InputError
-from retailpipe.generate.day import DayResult, World, render_day
+from retailpipe.generate.day import DayResult, World, day_targets, render_day, write_csv
 from retailpipe.generate.dimensions import make_products, make_stores
 from retailpipe.progress import progress
 from retailpipe.schemas import PRODUCT_COLUMNS, STORE_COLUMNS
@@ -59,10 +59,24 @@ def make_world(params: GenerateSettings) -> World:
     )
 
 
-def _write_day(args: tuple[World, dt.date, str]) -> DayResult:
-    world, day, path = args
-    body, result = render_day(world, day, Path(path).name)
-    _atomic_write(Path(path), body)
+# The world of this process: built once per worker instead of pickled with every day.
+_WORLD: dict[str, World] = {}
+
+
+def _init_worker(params: GenerateSettings) -> None:
+    _WORLD["world"] = make_world(params)
+
+
+def _write_day(args: tuple[dt.date, int, str]) -> DayResult:
+    day, n_lines, path = args
+    body, result = render_day(_WORLD["world"], day, n_lines, Path(path).name)
+    if isinstance(body, bytes):
+        _atomic_write(Path(path), body)
+    else:
+        tmp = _tmp_name(Path(path))
+        with tmp.open("wb") as handle:
+            write_csv(body, handle)
+        os.replace(tmp, path)
     return result
 
 
@@ -73,16 +87,18 @@ def generate(params: GenerateSettings, storage: Storage, *, force: bool = False)
     world = make_world(params)
     _write_dimensions(storage, world)
     days = [params.start_date + dt.timedelta(days=i) for i in range(params.days)]
-    jobs = [(world, day, str(storage.raw_day_path(day))) for day in days]
+    targets = day_targets(world, days)
+    jobs = [(day, n, str(storage.raw_day_path(day))) for day, n in zip(days, targets, strict=True)]
     workers = params.workers or min(len(days), os.cpu_count() or 1)
     results: list[DayResult] = []
     with progress("generate", len(days), "days") as bar:
         if workers <= 1:
+            _WORLD["world"] = world
             for job in jobs:
                 results.append(_write_day(job))
                 bar.advance(1, status=results[-1].date)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(params,)) as pool:
                 for result in pool.map(_write_day, jobs):
                     results.append(result)
                     bar.advance(1, status=result.date)
@@ -126,7 +142,8 @@ def _prepare_raw_dir(storage: Storage, params: GenerateSettings, force: bool) ->
                 same = False
         if not same and not force:
             raise InputError(
-                f"{raw_dir} already holds {len(existing)} raw files generated with other parameters",
+                f"{raw_dir} already holds {len(existing)} raw files "
+                "generated with other parameters",
                 "pass --force to replace them, or choose another --out",
             )
         for path in existing:
@@ -137,7 +154,12 @@ def _prepare_raw_dir(storage: Storage, params: GenerateSettings, force: bool) ->
 def _write_dimensions(storage: Storage, world: World) -> None:
     stores, products = world.stores, world.products
     store_rows = zip(
-        stores.ids, stores.names, stores.cities, stores.regions, stores.sizes, stores.opened,
+        stores.ids,
+        stores.names,
+        stores.cities,
+        stores.regions,
+        stores.sizes,
+        stores.opened,
         strict=True,
     )
     prices = [f"{c // 100}.{c % 100:02d}" for c in products.price_cents.tolist()]
@@ -197,9 +219,13 @@ def _cents(value: int) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file and rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _tmp_name(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def summary_dict(summary: GenerateSummary) -> dict[str, Any]:

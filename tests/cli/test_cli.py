@@ -1,0 +1,160 @@
+"""The CLI through CliRunner: help with examples, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retailpipe.cli.app import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate"],
+        ["batch"],
+        ["replay"],
+        ["stream"],
+        ["serve", "batch"],
+        ["config", "show"],
+        ["doctor"],
+        ["kafka", "up"],
+        ["hdfs", "up"],
+        ["demo"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("command", ["generate", "batch", "replay", "stream", "demo"])
+def test_stage_help_shows_examples(command: str) -> None:
+    result = invoke(command, "--help")
+    assert "Example" in result.output and f"retailpipe {command}" in result.output
+
+
+def test_generate_writes_files_and_summary(tmp_path: Path) -> None:
+    result = invoke("generate", "--days", "2", "--rows-per-day", "300", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "rows" in result.output
+    manifest = json.loads((tmp_path / "raw" / "_manifest.json").read_text())
+    assert manifest["parameters"]["days"] == 2
+    assert len(list((tmp_path / "raw").glob("transactions_*.csv"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["generate", "--days", "0"], "generate.days"),
+        (["generate", "--start-date", "2026-02-30"], "--start-date"),
+        (["generate", "--timezone", "Nowhere/City"], "time zone"),
+        (["generate", "--bad-row-rate", "2"], "generate.bad_row_rate"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    args: list[str], needle: str, tmp_path: Path
+) -> None:
+    result = invoke(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Fix:" in lines[0]
+    assert needle in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = invoke("generate", "--days", "1", "--out", str(blocker / "sub"))
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot create")
+
+
+def test_overwrite_needs_force(tmp_path: Path) -> None:
+    assert (
+        invoke("generate", "--days", "1", "--rows-per-day", "100", "--out", str(tmp_path)).exit_code
+        == 0
+    )
+    result = invoke("generate", "--days", "1", "--rows-per-day", "200", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--force" in result.output
+    forced = invoke(
+        "generate", "--days", "1", "--rows-per-day", "200", "--out", str(tmp_path), "--force"
+    )
+    assert forced.exit_code == 0
+
+
+def test_unknown_config_key_in_env_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[storage]\nrot = 'x'\n")
+    result = invoke("--config", str(bad), "config", "show")
+    assert result.exit_code == 2
+    assert "storage.rot" in result.output and "Traceback" not in result.output
+
+
+def test_config_show_json_masks_secrets(tmp_path: Path) -> None:
+    result = invoke(
+        "config", "show", "--json", env={"RETAILPIPE_KAFKA__SASL_PASSWORD": "s3cret-value"}
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["kafka"]["sasl_password"] == "**********"
+    assert "s3cret-value" not in result.output
+
+
+def test_config_show_env_precedence() -> None:
+    result = invoke("config", "show", "--json", env={"RETAILPIPE_STORAGE__ROOT": "/env/root"})
+    assert json.loads(result.output)["storage"]["root"] == "/env/root"
+
+
+def test_console_script_and_module_entry_point(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retailpipe",
+            "--config",
+            str(tmp_path / "missing.toml"),
+            "config",
+            "show",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: config file") and "Traceback" not in out.stderr
+    debug = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retailpipe",
+            "--debug",
+            "--config",
+            str(tmp_path / "missing.toml"),
+            "config",
+            "show",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_doctor_reports_python_and_java() -> None:
+    result = invoke("doctor")
+    assert "Python" in result.output and "Java" in result.output and "PySpark" in result.output
+    assert result.exit_code == 0, result.output
