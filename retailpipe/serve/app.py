@@ -38,6 +38,8 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
     if not chosen:
         raise ValueError(f"no dashboard among {list(dashboards)}; choose from {DASHBOARDS}")
     app = Flask(__name__)
+    # Answer `//etc/passwd`-style paths with 404 rather than a redirect to a merged path.
+    app.url_map.merge_slashes = False
     app.config.update(
         SECRET_KEY=None,
         JSON_SORT_KEYS=False,
