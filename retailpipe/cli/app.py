@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 try:  # typer >= 0.20 ships its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click import ClickException
+    from click import ClickException  # type: ignore[assignment]
 
 from retailpipe import __version__
 from retailpipe.cli import batch, config, demo, doctor, generate, hdfs, kafka, replay, serve, stream
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class RetailpipeGroup(TyperGroup):
     """Turns every error into one line on stderr and a non-zero exit (traceback with --debug)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (ClickException, typer.Exit, typer.Abort):

@@ -15,8 +15,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     """Send log records to stderr: rich on a terminal, plain timestamped lines otherwise."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     handler: logging.Handler
     if sys.stderr.isatty():
         from rich.logging import RichHandler
