@@ -73,6 +73,7 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
     def navigation() -> dict[str, object]:
         return {"dashboards": chosen, "version": __version__}
 
+    app.add_template_filter(_when, "when")
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadRequest, _bad_request)
@@ -86,6 +87,19 @@ def catalog() -> Catalog:
     from flask import current_app
 
     return current_app.extensions["retailpipe_catalog"]  # type: ignore[no-any-return]
+
+
+def _when(value: str | None) -> str:
+    """An ISO 8601 instant as "2026-01-31 17:05 UTC" (unchanged if it does not parse)."""
+    import datetime as dt
+
+    try:
+        instant = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "–")
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(dt.UTC)
+    return instant.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _secure(response: Response) -> Response:

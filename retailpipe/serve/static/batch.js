@@ -35,7 +35,7 @@
       data: rows.map((r) => Number(r.net_revenue)),
       borderColor: RP.PALETTE[0],
       backgroundColor: RP.PALETTE[0],
-      tension: 0.2,
+      tension: 0,
       pointRadius: 2,
     }];
     if (hasPrevious) {
@@ -45,7 +45,7 @@
         borderColor: RP.PALETTE[1],
         backgroundColor: RP.PALETTE[1],
         borderDash: [6, 4],
-        tension: 0.2,
+        tension: 0,
         pointRadius: 0,
       });
     }
@@ -124,7 +124,7 @@
     ["kpis", (d) => RP.fillKpis(document.querySelector(".kpis"), d.kpis), ".kpis"],
     ["daily", (d) => daily(d.rows), "#chart-daily"],
     ["stores", (d) => bar(document.getElementById("chart-stores"), d.rows, "store_id",
-                          (r) => r.store_id, true), "#chart-stores"],
+                          (r) => RP.storeLabel(r.store_id, r.store_name), true), "#chart-stores"],
     ["categories", (d) => bar(document.getElementById("chart-categories"), d.rows, "category",
                               (r) => label(r.category), false), "#chart-categories"],
     ["products", (d) => bar(document.getElementById("chart-products"), d.rows, "product_id",

@@ -38,6 +38,18 @@ const RP = (() => {
     return "$" + n.toFixed(0);
   }
 
+  /* "S001 · Downtown" when the store has a name of its own, else just the id. */
+  function storeLabel(id, name) {
+    return name && name !== id ? `${id} · ${name}` : id;
+  }
+
+  function ago(seconds) {
+    if (seconds < 120) return `${seconds} s ago`;
+    if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
+    return `${count(Math.round(seconds / 86400))} days ago`;
+  }
+
   const FORMATS = { money, count, percent };
 
   async function getJSON(url) {
@@ -102,6 +114,6 @@ const RP = (() => {
     Chart.defaults.color = "#2b3340";
   }
 
-  return { PALETTE, money, count, percent, compactMoney, getJSON, fillKpis, draw, moneyAxis,
+  return { PALETTE, money, count, percent, compactMoney, storeLabel, ago, getJSON, fillKpis, draw, moneyAxis,
            moneyTooltip, showError };
 })();

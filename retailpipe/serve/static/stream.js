@@ -19,7 +19,7 @@
     const el = document.getElementById("freshness");
     if (!updatedAt) return;
     const seconds = Math.max(0, Math.round((Date.now() + clockSkewMs - updatedAt) / 1000));
-    el.textContent = `updated ${RP.count(seconds)} s ago`;
+    el.textContent = "updated " + RP.ago(seconds);
   }
 
   function summary(data) {
@@ -69,7 +69,7 @@
         datasets: data.stores.map((s, i) => {
           const byEnd = new Map(s.points.map((p) => [p.window_end, Number(p.net_revenue)]));
           return {
-            label: `${s.store_id} · ${s.store_name}`,
+            label: RP.storeLabel(s.store_id, s.store_name),
             data: labels.map((end) => (byEnd.has(end) ? byEnd.get(end) : null)),
             borderColor: RP.PALETTE[(i + 1) % RP.PALETTE.length],
             backgroundColor: RP.PALETTE[(i + 1) % RP.PALETTE.length],
@@ -90,7 +90,7 @@
   function leaderboard(data) {
     const rows = data.rows.map((r) => {
       const tr = document.createElement("tr");
-      const cells = [r.rank, `${r.store_id} · ${r.store_name}`, RP.count(r.transactions),
+      const cells = [r.rank, RP.storeLabel(r.store_id, r.store_name), RP.count(r.transactions),
                      RP.count(r.units), RP.money(r.net_revenue)];
       cells.forEach((text, i) => {
         const td = document.createElement("td");
