@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from retailpipe.generate.dimensions import (
     OPEN_HOUR,
@@ -68,8 +67,7 @@ class _Texts:
     """The string forms of a world's dimension values, built once per process."""
 
     stores: pa.Array
-    products: pa.Array
-    categories: pa.Array
+    product_category: pa.Array  # "P00001,grocery": the two columns side by side
     prices: pa.Array
     customers: pa.Array  # index 0 is the anonymous customer: ""
     payments: pa.Array
@@ -86,8 +84,12 @@ def _texts(world: World) -> _Texts:
         width = max(6, len(str(world.customers)))
         _TEXTS[key] = _Texts(
             stores=pa.array(world.stores.ids),
-            products=pa.array(world.products.ids),
-            categories=pa.array(world.products.categories),
+            product_category=pa.array(
+                [
+                    f"{p},{c}"
+                    for p, c in zip(world.products.ids, world.products.categories, strict=True)
+                ]
+            ),
             prices=pa.array([f"{c // 100}.{c % 100:02d}" for c in cents]),
             customers=pa.array(["", *(f"C{i:0{width}d}" for i in range(1, world.customers + 1))]),
             payments=pa.array(PAYMENT_METHODS),
@@ -154,11 +156,14 @@ def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return np.sign(numerator) * magnitude
 
 
-def build_day(world: World, day: dt.date, n_lines: int) -> tuple[pa.Table, dict[str, np.ndarray]]:
-    """The day's clean rows as a string table, plus the numeric columns the manifest needs."""
+def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[str, np.ndarray]]:
+    """The day's clean CSV lines, plus the numeric columns the manifest needs."""
     rng = seeded_rng(world.seed, "day", day.toordinal())
 
-    sizes = 1 + np.minimum(rng.poisson(MEAN_EXTRA_LINES, size=n_lines), 11)
+    expected = int(n_lines / (1 + MEAN_EXTRA_LINES) * 1.1) + 16
+    sizes = 1 + np.minimum(rng.poisson(MEAN_EXTRA_LINES, size=expected), 11)
+    while sizes.sum() < n_lines:  # rare: a day with unusually small baskets
+        sizes = np.concatenate([sizes, 1 + np.minimum(rng.poisson(MEAN_EXTRA_LINES, 64), 11)])
     ends = np.cumsum(sizes)
     n_receipts = int(np.searchsorted(ends, n_lines) + 1)
     sizes = sizes[:n_receipts].copy()
@@ -223,39 +228,61 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[pa.Table, dict[
     customer_ids = pc.take(text.customers, pa.array(np.where(loyal, customer, 0)))
     receipt_idx = pa.array(receipt)
     product_idx = pa.array(product)
-    table = pa.table(
-        {
-            "transaction_id": pc.take(txn, receipt_idx),
-            "line_no": pc.take(_small_ints(), pa.array(line_no + SMALL_INT_OFFSET)),
-            "timestamp": pc.take(stamp, receipt_idx),
-            "store_id": pc.take(receipt_store, receipt_idx),
-            "product_id": pc.take(text.products, product_idx),
-            "category": pc.take(text.categories, product_idx),
-            "quantity": pc.take(_small_ints(), pa.array(quantity + SMALL_INT_OFFSET)),
-            "unit_price": pc.take(text.prices, product_idx),
-            "discount_pct": pc.take(_rates(), pa.array(discount_h)),
-            "payment_method": pc.take(pc.take(text.payments, pa.array(payment)), receipt_idx),
-            "customer_id": pc.take(customer_ids, receipt_idx),
-        }
+    # Each CSV line is joined straight from receipt-level and product-level text (fields
+    # that sit side by side are pre-joined), so the joined array's data buffer is the file.
+    # No generated value contains a comma, quote or line break: nothing needs quoting.
+    stamp_store = pc.binary_join_element_wise(stamp, receipt_store, ",")
+    pay_customer = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(pc.take(text.payments, pa.array(payment)), customer_ids, ","),
+        "\n",
+        "",
     )
-    assert tuple(table.column_names) == RAW_COLUMNS
+    lines = pc.binary_join_element_wise(
+        pc.take(txn, receipt_idx),
+        pc.take(_small_ints(), pa.array(line_no + SMALL_INT_OFFSET)),
+        pc.take(stamp_store, receipt_idx),
+        pc.take(text.product_category, product_idx),
+        pc.take(_small_ints(), pa.array(quantity + SMALL_INT_OFFSET)),
+        pc.take(text.prices, product_idx),
+        pc.take(_rates(), pa.array(discount_h)),
+        pc.take(pay_customer, receipt_idx),
+        ",",
+    )
+    rows = DayRows(
+        body=_data_buffer(lines), txn=txn, receipt=receipt, line_no=line_no, n=len(lines)
+    )
     numbers = {"net": net, "units": quantity, "hour": hour[receipt]}
-    return table, numbers
+    return rows, numbers
 
 
-def write_csv(table: pa.Table, sink: Any) -> None:
-    """RFC 4180 CSV with a header and '\\n' line ends, to a file object or arrow stream.
-
-    No generated value contains a comma, quote or line break, so no field needs quotes.
-    """
-    sink.write(",".join(table.column_names).encode() + b"\n")
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+HEADER = (",".join(RAW_COLUMNS) + "\n").encode()
 
 
-def csv_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    write_csv(table, sink)
-    return sink.getvalue().to_pybytes()
+@dataclass(frozen=True)
+class DayRows:
+    """A day's CSV lines (without the header) and the keys of each row."""
+
+    body: pa.Buffer
+    txn: pa.Array  # receipt-level transaction ids
+    receipt: np.ndarray  # row -> receipt
+    line_no: np.ndarray
+    n: int
+
+    def key(self, row: int) -> tuple[str, int]:
+        return self.txn[int(self.receipt[row])].as_py(), int(self.line_no[row])
+
+
+def _data_buffer(lines: pa.Array) -> pa.Buffer:
+    """The concatenated values of a string array, as one zero-copy buffer."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2].slice(int(first), int(last - first))
+
+
+def write_body(body: pa.Buffer | bytes, sink: Any) -> None:
+    """Write the header and the lines to a binary file object."""
+    sink.write(HEADER)
+    sink.write(body)
 
 
 def day_targets(world: World, days: list[dt.date]) -> list[int]:
@@ -266,16 +293,16 @@ def day_targets(world: World, days: list[dt.date]) -> list[int]:
 
 def render_day(
     world: World, day: dt.date, n_lines: int, file_name: str
-) -> tuple[pa.Table | bytes, DayResult]:
-    """The day's rows (a table, or CSV bytes once defects are injected) and its manifest entry."""
+) -> tuple[pa.Buffer | bytes, DayResult]:
+    """The day's CSV lines (header not included) with any defects, and its manifest entry."""
     table, numbers = build_day(world, day, n_lines)
-    body: pa.Table | bytes = table
-    n = table.num_rows
+    body: pa.Buffer | bytes = table.body
+    n = table.n
     sale_date = np.full(n, day.toordinal(), dtype=np.int64)
     valid = np.ones(n, dtype=bool)
     result = DayResult(date=day.isoformat(), file=file_name, rows=n)
     if world.bad_row_rate or world.duplicate_rate or world.late_rate:
-        body = _inject_defects(world, day, table, csv_bytes(table), sale_date, valid, result)
+        body = _inject_defects(world, day, table, sale_date, valid, result)
     # Net revenue per sale date over valid rows (duplicates excluded: they are extra lines).
     for ordinal in np.unique(sale_date[valid]):
         mask = valid & (sale_date == ordinal)
@@ -290,15 +317,14 @@ def render_day(
 def _inject_defects(
     world: World,
     day: dt.date,
-    table: pa.Table,
-    body: bytes,
+    table: DayRows,
     sale_date: np.ndarray,
     valid: np.ndarray,
     result: DayResult,
 ) -> bytes:
     rng = seeded_rng(world.seed, "defects", day.toordinal())
-    n = table.num_rows
-    lines = body.split(b"\n")  # lines[0] is the header, lines[i + 1] is row i
+    n = table.n
+    lines = [HEADER[:-1], *table.body.to_pybytes().split(b"\n")]  # lines[i + 1] is row i
     counts = [int(rng.binomial(n, rate)) for rate in (world.bad_row_rate, world.late_rate)]
     picked = rng.choice(n, size=min(n, sum(counts)), replace=False)
     bad_rows, late_rows = picked[: counts[0]], picked[counts[0] :]
@@ -334,20 +360,20 @@ def _inject_defects(
             defect = _defect("duplicate", file_name=result.file, row=row, table=table)
             defect["line_number"] = len(out)  # the copy's physical line (header is line 1)
             result.defects.append(defect)
-    out.append(b"")
     # Physical line numbers shift after each inserted duplicate; restate them at the end.
     _renumber(result, dupes)
     result.rows = n + len(dupes)
-    return b"\n".join(out)
+    return b"\n".join(out[1:]) + b"\n"
 
 
-def _defect(kind: str, *, file_name: str, row: int, table: pa.Table) -> dict[str, object]:
+def _defect(kind: str, *, file_name: str, row: int, table: DayRows) -> dict[str, object]:
+    transaction_id, line_no = table.key(row)
     return {
         "kind": kind,
         "file": file_name,
         "line_number": row + 2,
-        "transaction_id": table.column("transaction_id")[row].as_py(),
-        "line_no": int(table.column("line_no")[row].as_py()),
+        "transaction_id": transaction_id,
+        "line_no": line_no,
     }
 
 

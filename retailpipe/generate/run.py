@@ -16,7 +16,7 @@ from typing import Any
 
 from retailpipe import __version__
 from retailpipe.errors import InputError
-from retailpipe.generate.day import DayResult, World, day_targets, render_day, write_csv
+from retailpipe.generate.day import DayResult, World, day_targets, render_day, write_body
 from retailpipe.generate.dimensions import make_products, make_stores
 from retailpipe.progress import progress
 from retailpipe.schemas import PRODUCT_COLUMNS, STORE_COLUMNS
@@ -70,13 +70,10 @@ def _init_worker(params: GenerateSettings) -> None:
 def _write_day(args: tuple[dt.date, int, str]) -> DayResult:
     day, n_lines, path = args
     body, result = render_day(_WORLD["world"], day, n_lines, Path(path).name)
-    if isinstance(body, bytes):
-        _atomic_write(Path(path), body)
-    else:
-        tmp = _tmp_name(Path(path))
-        with tmp.open("wb") as handle:
-            write_csv(body, handle)
-        os.replace(tmp, path)
+    tmp = _tmp_name(Path(path))
+    with tmp.open("wb") as handle:
+        write_body(body, handle)
+    os.replace(tmp, path)
     return result
 
 
