@@ -119,6 +119,10 @@ class ReplaySettings(Section):
     rate: float | None = Field(default=None, gt=0)
     linger_ms: int = Field(default=20, ge=0)
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    # How long librdkafka keeps retrying a message (e.g. across a broker restart).
+    delivery_timeout_ms: int = Field(default=120_000, ge=1_000)
+    # Seconds `flush()` may take at the end or on Ctrl-C before undelivered events count as failed.
+    flush_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class StreamSettings(Section):

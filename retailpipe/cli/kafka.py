@@ -34,10 +34,10 @@ def _settings(
 def up(
     ctx: typer.Context,
     port: Optional[int] = typer.Option(  # noqa: UP045 - typer needs Optional
-        None, "--port", help="Client port [default: kafka.local.port, 9092]."
+        None, "--port", help="Client port (default: kafka.local.port, 9092)."
     ),
     controller_port: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--controller-port", help="KRaft controller port [default: 9093]."
+        None, "--controller-port", help="KRaft controller port (default: 9093)."
     ),
     timeout: float = typer.Option(
         kafka_broker.START_TIMEOUT_S, "--timeout", help="Seconds to wait until it answers."
