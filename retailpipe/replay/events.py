@@ -31,19 +31,24 @@ def event_id(transaction_id: str, line_no: int, generation: int = 0) -> str:
 
 
 def event(
-    fields: tuple[str, ...], when: dt.datetime, shift: dt.timedelta | None, generation: int = 0
+    fields: tuple[str, ...],
+    when: dt.datetime,
+    shift: dt.timedelta | None,
+    generation: int = 0,
+    iso_time: str | None = None,
 ) -> dict[str, Any]:
     """The event for one parsed raw row (`fields` in RAW_COLUMNS order).
 
     Money and rates stay decimal strings exactly as in the CSV; empty text becomes null.
-    `event_time` is the row's timestamp (moved by `shift` if given) in its own UTC offset.
+    `event_time` is the row's timestamp (moved by `shift` if given) in its own UTC offset;
+    `iso_time`, when given, is `when.isoformat()` computed beforehand.
     """
     (transaction_id, line_no, timestamp, store_id, product_id, category, quantity,
      unit_price, discount_pct, payment_method, customer_id) = fields
     number = int(line_no)
     return {
         "event_id": event_id(transaction_id, number, generation),
-        "event_time": (when + shift if shift else when).isoformat(),
+        "event_time": (when + shift).isoformat() if shift else iso_time or when.isoformat(),
         "schema_version": SCHEMA_VERSION,
         "transaction_id": transaction_id or None,
         "line_no": number,

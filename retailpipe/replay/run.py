@@ -201,7 +201,7 @@ def _send_pass(
             pacer.wait(index, row.epoch, poll, flag)
             if flag:
                 break
-        value = encode(event(row.fields, row.event_time, shift, generation))
+        value = encode(event(row.fields, row.event_time, shift, generation, row.iso_time))
         key = row.fields[3].encode()
         while True:
             try:

@@ -23,6 +23,7 @@ class Row:
 
     epoch: float
     event_time: dt.datetime
+    iso_time: str  # event_time in ISO 8601, computed once here rather than per send
     file: str
     line_number: int
     fields: tuple[str, ...]  # in RAW_COLUMNS order
@@ -111,7 +112,7 @@ def _read_file(path: Path, source: Source) -> None:
             if isinstance(parsed, tuple):
                 skipped.append(Skipped(name, line, *parsed, ",".join(values)))
                 continue
-            rows.append(Row(parsed.timestamp(), parsed, name, line, fields))
+            rows.append(Row(parsed.timestamp(), parsed, parsed.isoformat(), name, line, fields))
 
 
 def _column_order(path: Path, header: list[str] | None) -> list[int] | None:
