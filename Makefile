@@ -9,7 +9,7 @@ RP := $(BIN)/retailpipe
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install prereqs demo demo-stream test test-unit test-integration lint bench kafka-up kafka-down clean
+.PHONY: help install prereqs jars demo demo-stream test test-unit test-integration lint bench kafka-up kafka-down hdfs-up hdfs-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,17 +27,36 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install retailpipe with its dev extras
 	@echo "installed: $(RP)  (activate with: source $(BIN)/activate)"
 
+jars: install ## Resolve Kafka, Spark's Kafka connector and Hadoop with Maven into the cache (once)
+	$(RP) kafka fetch
+	$(BIN)/python -c "from retailpipe.infra.hdfs import hadoop_jars; from retailpipe.settings import load_settings; hadoop_jars(load_settings())"
+
 demo: install ## Generate 30 days of sales and run the batch job on embedded defaults
 	$(RP) generate --days 30 --force
 	$(RP) batch
 
-test: install ## Run the whole test suite (unit + integration)
+demo-stream: install jars ## The whole pipeline (Kafka, batch, stream, replay, dashboards); Ctrl-C stops it
+	$(RP) demo
+
+kafka-up: install ## Start the local Kafka broker (KRaft, 127.0.0.1)
+	$(RP) kafka up
+
+kafka-down: install ## Stop the local Kafka broker
+	$(RP) kafka down
+
+hdfs-up: install ## Start the local HDFS (NameNode + DataNode, 127.0.0.1)
+	$(RP) hdfs up
+
+hdfs-down: install ## Stop the local HDFS
+	$(RP) hdfs down
+
+test: install jars ## Run the whole test suite (unit + integration)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only
 	$(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-test-integration: install ## Integration tests only (real Kafka, HDFS, Spark jobs)
+test-integration: install jars ## Integration tests only (real Kafka, HDFS, Spark jobs)
 	$(BIN)/pytest -m "integration or browser" $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
