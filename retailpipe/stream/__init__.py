@@ -1,0 +1,1 @@
+"""`retailpipe stream`: Kafka -> Spark Structured Streaming -> rolling windows for plain readers."""

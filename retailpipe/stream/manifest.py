@@ -1,0 +1,75 @@
+"""The stream run manifest `runs/stream-<run_id>.json`, rewritten atomically after each batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from retailpipe.stream.sink import BatchReport, iso_us
+from retailpipe.stream.state import SinkState
+
+KEEP_BATCHES = 50
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """UTC `YYYYMMDDTHHMMSSZ-<6 hex>`: lexical order is time order."""
+    moment = now or dt.datetime.now(dt.UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class RunManifest:
+    """Holds the manifest of one `retailpipe stream` run and rewrites its file on change."""
+
+    def __init__(self, runs_dir: Path, topic: str, settings: dict[str, Any]) -> None:
+        self.run_id = new_run_id()
+        self.path = runs_dir / f"stream-{self.run_id}.json"
+        self.data: dict[str, Any] = {
+            "job": "stream",
+            "run_id": self.run_id,
+            "started_at": _now(),
+            "updated_at": _now(),
+            "status": "running",
+            "topic": topic,
+            "batches": [],
+            "watermark": None,
+            "last_batch_id": None,
+            "events": 0,
+            "late_events": 0,
+            "dead_letter_events": 0,
+            "duplicates": 0,
+            "settings": settings,
+        }
+        self.write()
+
+    def on_batch(self, report: BatchReport, state: SinkState) -> None:
+        """The sink's callback: record the batch and the running totals."""
+        batches = [*self.data["batches"], report.as_dict()][-KEEP_BATCHES:]
+        self.data.update(
+            batches=batches,
+            watermark=iso_us(state.watermark_us),
+            last_batch_id=report.batch_id,
+            **{key: state.totals.get(key, 0) for key in
+               ("events", "late_events", "dead_letter_events", "duplicates")},
+        )
+        self.write()
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.data["status"] = status
+        if error:
+            self.data["error"] = error
+        self.write()
+
+    def write(self) -> None:
+        self.data["updated_at"] = _now()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
+        os.replace(tmp, self.path)

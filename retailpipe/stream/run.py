@@ -1,0 +1,190 @@
+"""Run the streaming query: Kafka source -> foreachBatch window sink, until a signal or the end."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from retailpipe.errors import ConfigError, RetailpipeError, ServiceError
+from retailpipe.settings import Settings, masked_dict
+from retailpipe.storage import Storage
+from retailpipe.stream.manifest import RunManifest
+from retailpipe.stream.options import StreamOptions, check_checkpoint
+from retailpipe.stream.publish import has_parquet
+from retailpipe.stream.sink import SinkPaths, WindowSink
+from retailpipe.stream.source import kafka_stream, wait_for_topic
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("stream", "stream_late", "stream_dead_letter", "checkpoints")
+STOP_GRACE_S = 120.0
+
+
+@dataclass
+class StreamResult:
+    run_id: str
+    manifest: str
+    status: str
+    last_batch_id: int | None
+    events: int
+    late_events: int
+    dead_letter_events: int
+    watermark: str | None
+
+
+def reset_outputs(storage: Storage) -> None:
+    """Delete the checkpoint and every stream output, to start over."""
+    for dataset in OUTPUTS:
+        shutil.rmtree(storage.path(dataset), ignore_errors=True)
+    log.info("deleted the stream checkpoint and outputs under %s", storage.local_root)
+
+
+def _paths(storage: Storage) -> SinkPaths:
+    return SinkPaths(
+        state=storage.path("checkpoints", "sink"),
+        windows=storage.path("stream"),
+        late=storage.path("stream_late"),
+        dead_letter=storage.path("stream_dead_letter"),
+    )
+
+
+def prepare(settings: Settings, options: StreamOptions, *, reset: bool) -> SinkPaths:
+    """Check the storage root and checkpoint; returns where the sink writes."""
+    storage = Storage(settings.storage.root)
+    if not storage.is_local:
+        raise ConfigError(
+            "retailpipe stream publishes its windows with local atomic renames; "
+            f"storage.root {settings.storage.root} is not local",
+            "run the stream with a local --storage-root (RETAILPIPE_STORAGE__ROOT)",
+        )
+    if reset:
+        reset_outputs(storage)
+    checkpoint = storage.path("checkpoints")
+    paths = _paths(storage)
+    fresh = not (checkpoint / "offsets").is_dir()
+    if fresh and has_parquet([paths.windows, paths.late]):
+        raise ConfigError(
+            f"{paths.windows} holds results of an earlier run but there is no checkpoint to "
+            "resume from",
+            "pass --reset to delete the old stream outputs, or use another storage root",
+        )
+    check_checkpoint(checkpoint, options)
+    return paths
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set an event (the query then stops at a batch boundary)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("%s received: stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _stop_at_boundary(query: Any) -> None:
+    """Wait for the running micro-batch to finish, then stop before the next one starts."""
+    deadline = time.monotonic() + STOP_GRACE_S
+    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    query.stop()
+
+
+def start_query(
+    spark: SparkSession, settings: Settings, options: StreamOptions, sink: WindowSink,
+    *, available_now: bool,
+) -> Any:
+    """Start the streaming query (Kafka -> foreachBatch sink)."""
+    source: DataFrame = kafka_stream(spark, settings)
+    storage = Storage(settings.storage.root)
+    writer = (
+        source.writeStream.queryName("retailpipe_stream")
+        .foreachBatch(sink)
+        .option("checkpointLocation", storage.uri("checkpoints"))
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{options.trigger_s} seconds")
+    return writer.start()
+
+
+def run_stream(
+    spark: SparkSession, settings: Settings, *, available_now: bool = False, reset: bool = False
+) -> StreamResult:
+    """Run `retailpipe stream` until SIGINT/SIGTERM (or, with available_now, the topic's end)."""
+    options = StreamOptions.from_settings(settings)
+    paths = prepare(settings, options, reset=reset)
+    wait_for_topic(settings, wait=not available_now)
+    storage = Storage(settings.storage.root)
+    manifest = RunManifest(
+        storage.path("runs"), options.topic,
+        {**masked_dict(settings)["stream"], "available_now": available_now,
+         "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions")},
+    )
+    sink = WindowSink(paths, options.window, options.slide, options.watermark_us,
+                      on_batch=manifest.on_batch)
+    log.info(
+        "streaming topic %s from %s: window %s, slide %s, watermark %s, %s",
+        options.topic, settings.kafka.bootstrap_servers, options.window, options.slide,
+        settings.stream.watermark,
+        "available-now" if available_now else f"trigger every {options.trigger_s:g} s",
+    )
+    status = "failed"
+    try:
+        with _stop_on_signals() as stop:
+            query = start_query(spark, settings, options, sink, available_now=available_now)
+            while query.isActive:
+                if stop.is_set():
+                    _stop_at_boundary(query)
+                    break
+                query.awaitTermination(0.5)
+            query.awaitTermination()
+        status = "stopped"
+    except RetailpipeError as exc:
+        manifest.finish("failed", exc.one_line())
+        raise
+    except Exception as exc:
+        error = _query_error(exc)
+        manifest.finish("failed", error.one_line())
+        raise error from exc
+    manifest.finish(status)
+    data = manifest.data
+    return StreamResult(
+        run_id=manifest.run_id, manifest=str(manifest.path), status=status,
+        last_batch_id=data["last_batch_id"], events=data["events"],
+        late_events=data["late_events"], dead_letter_events=data["dead_letter_events"],
+        watermark=data["watermark"],
+    )
+
+
+def _query_error(exc: Exception) -> RetailpipeError:
+    text = str(exc)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if "NoSuchMethodError" in text or "ClassNotFoundException" in text:
+        return ServiceError(
+            f"Spark's Kafka source does not match this Spark ({first})",
+            "the connector must be spark-sql-kafka-0-10_2.13 of exactly the PySpark version; "
+            "run `retailpipe doctor` and `python -m retailpipe.infra.jars`",
+        )
+    return ServiceError(f"the streaming query failed: {first}",
+                        "rerun with --debug for the details")

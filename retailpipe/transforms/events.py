@@ -1,0 +1,154 @@
+"""Kafka JSON events -> typed, validated line items, with a dead-letter reason for the rest."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from retailpipe.schemas import EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
+from retailpipe.transforms.money import with_line_amounts
+
+# Every field is read as text first, so a wrong type becomes a reason, not a silent NULL.
+TEXT_SCHEMA = T.StructType([T.StructField(f.name, T.StringType()) for f in EVENT_SCHEMA])
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "event_time",
+    "transaction_id",
+    "line_no",
+    "store_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "payment_method",
+)
+KAFKA_COLUMNS: tuple[str, ...] = ("topic", "partition", "offset", "kafka_timestamp")
+# Dead-letter reason codes, checked in this order (the first that applies is recorded).
+REASONS: tuple[str, ...] = (
+    "malformed_json",
+    "missing_field",
+    "unsupported_schema_version",
+    "bad_number",
+    "bad_timestamp",
+    "negative_price",
+    "zero_quantity",
+    "discount_out_of_range",
+)
+VALID_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "event_ts",
+    "transaction_id",
+    "line_no",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
+    "gross_amount",
+    "discount_amount",
+    "net_amount",
+    *KAFKA_COLUMNS,
+)
+DEAD_LETTER_COLUMNS: tuple[str, ...] = ("reason", "detail", "value", *KAFKA_COLUMNS)
+
+
+def _exact_decimal(text: Column, target: T.DecimalType) -> Column:
+    """`text` as `target`, or NULL when it is not a number or would lose digits."""
+    wide = text.try_cast(T.DecimalType(38, 10))
+    narrow = text.try_cast(target)
+    return F.when(wide == narrow.cast(T.DecimalType(38, 10)), narrow)
+
+
+def _typed(j: Column) -> list[Column]:
+    return [
+        j["schema_version"].try_cast("int").alias("schema_version_int"),
+        j["line_no"].try_cast("int").alias("line_no_int"),
+        j["quantity"].try_cast("int").alias("quantity_int"),
+        _exact_decimal(j["unit_price"], MONEY).alias("unit_price_dec"),
+        _exact_decimal(F.coalesce(j["discount_pct"], F.lit("0")), RATE).alias("discount_dec"),
+        j["event_time"].try_cast("timestamp").alias("event_ts"),
+    ]
+
+
+def _reason(j: Column) -> tuple[Column, Column]:
+    """The first failing check as (reason, detail); NULL reason for a valid event."""
+    missing = [F.when(j[name].isNull() | (F.trim(j[name]) == ""), F.lit(name))
+               for name in REQUIRED_FIELDS]
+    missing_list = F.concat_ws(",", *missing)
+    version = F.coalesce(F.col("schema_version_int"), F.lit(SCHEMA_VERSION))
+    bad_numbers = F.concat_ws(
+        ",",
+        F.when(F.col("line_no_int").isNull() | (F.col("line_no_int") < 1), F.lit("line_no")),
+        F.when(F.col("quantity_int").isNull(), F.lit("quantity")),
+        F.when(F.col("unit_price_dec").isNull(), F.lit("unit_price")),
+        F.when(F.col("discount_dec").isNull(), F.lit("discount_pct")),
+    )
+    discount_ok = (F.col("discount_dec") >= 0) & (F.col("discount_dec") < 1)
+    checks: list[tuple[Column, str, Column]] = [
+        (F.col("is_object").isNull(), "malformed_json", F.lit("value is not a JSON object")),
+        (missing_list != "", "missing_field", missing_list),
+        (version != SCHEMA_VERSION, "unsupported_schema_version", j["schema_version"]),
+        (bad_numbers != "", "bad_number", bad_numbers),
+        (F.col("event_ts").isNull(), "bad_timestamp", j["event_time"]),
+        (F.col("unit_price_dec") < 0, "negative_price", j["unit_price"]),
+        (F.col("quantity_int") == 0, "zero_quantity", j["quantity"]),
+        (~discount_ok, "discount_out_of_range", j["discount_pct"]),
+    ]
+    reason = F.lit(None).cast("string")
+    detail = F.lit(None).cast("string")
+    for condition, code, text in reversed(checks):
+        reason = F.when(condition, F.lit(code)).otherwise(reason)
+        detail = F.when(condition, text.cast("string")).otherwise(detail)
+    return reason, detail
+
+
+def parse_events(kafka: DataFrame) -> DataFrame:
+    """Parse Kafka records (value, topic, partition, offset, timestamp) into checked events.
+
+    Output: the raw text, Kafka coordinates, the typed fields, and `reason`/`detail`
+    (NULL for a valid event).
+    """
+    value = F.col("value").cast("string")
+    parsed = kafka.select(
+        value.alias("value"),
+        F.col("topic"),
+        F.col("partition"),
+        F.col("offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.from_json(value, TEXT_SCHEMA).alias("j"),
+        F.from_json(value, T.MapType(T.StringType(), T.StringType())).alias("is_object"),
+    )
+    typed = parsed.select("*", *_typed(F.col("j")))
+    reason, detail = _reason(F.col("j"))
+    return typed.withColumn("reason", reason).withColumn("detail", detail)
+
+
+def dead_letters(checked: DataFrame) -> DataFrame:
+    """The events that failed a check, with their raw value and Kafka coordinates."""
+    is_dead = F.col("reason").isNotNull()
+    return checked.filter(is_dead).select(*DEAD_LETTER_COLUMNS)
+
+
+def valid_events(checked: DataFrame) -> DataFrame:
+    """The events that passed every check, typed, with the shared money rules applied."""
+    is_valid = F.col("reason").isNull()
+    j = F.col("j")
+    typed = checked.filter(is_valid).select(
+        j["event_id"].alias("event_id"),
+        F.col("event_ts"),
+        j["transaction_id"].alias("transaction_id"),
+        F.col("line_no_int").alias("line_no"),
+        j["store_id"].alias("store_id"),
+        j["product_id"].alias("product_id"),
+        j["category"].alias("category"),
+        F.col("quantity_int").alias("quantity"),
+        F.col("unit_price_dec").alias("unit_price"),
+        F.col("discount_dec").alias("discount_pct"),
+        j["payment_method"].alias("payment_method"),
+        j["customer_id"].alias("customer_id"),
+        *KAFKA_COLUMNS,
+    )
+    return with_line_amounts(typed).select(*VALID_COLUMNS)

@@ -1,0 +1,146 @@
+"""Test helpers: raw CSV -> Kafka-style JSON events, and an independent window oracle.
+
+Plain Python only (csv, json, decimal, datetime); nothing from retailpipe.transforms.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+CENT = Decimal("0.01")
+UTC = dt.UTC
+Key = tuple[dt.datetime, dt.datetime, str]
+FIELDS = (
+    "transaction_id", "line_no", "timestamp", "store_id", "product_id", "category",
+    "quantity", "unit_price", "discount_pct", "payment_method", "customer_id",
+)
+
+
+def event_id(transaction_id: str, line_no: str) -> str:
+    return hashlib.sha256(f"{transaction_id}|{line_no}".encode()).hexdigest()[:32]
+
+
+def _number(text: str) -> object:
+    """Integers travel as JSON numbers; anything else stays text (so bad numbers survive)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def row_event(row: dict[str, str]) -> dict[str, object]:
+    """One CSV row as the JSON event SPEC.md describes (money and rates as strings)."""
+    event: dict[str, object] = dict(row)
+    event["line_no"] = _number(row["line_no"])
+    event["quantity"] = _number(row["quantity"])
+    event["event_id"] = event_id(row["transaction_id"], row["line_no"])
+    event["event_time"] = row["timestamp"]
+    event["schema_version"] = 1
+    return event
+
+
+def csv_messages(raw_dir: Path) -> list[tuple[bytes, bytes]]:
+    """(key, value) per CSV data line, in file order; a malformed line is sent as its text."""
+    messages: list[tuple[bytes, bytes]] = []
+    for path in sorted(raw_dir.glob("transactions_*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            for values in reader:
+                if len(values) != len(header):
+                    messages.append((b"?", ",".join(values).encode()))
+                    continue
+                row = dict(zip(header, values, strict=True))
+                messages.append((row["store_id"].encode(), json.dumps(row_event(row)).encode()))
+    return messages
+
+
+def _valid_line(row: dict[str, str]) -> tuple[dt.datetime, str, str, int, Decimal] | None:
+    """(UTC time, store, receipt, quantity, net) for a valid row, else None."""
+    try:
+        when = dt.datetime.fromisoformat(row["timestamp"])
+        quantity = int(row["quantity"])
+        price = Decimal(row["unit_price"])
+        pct = Decimal(row["discount_pct"] or "0")
+        line_no = int(row["line_no"])
+    except (ValueError, InvalidOperation, KeyError):
+        return None
+    if when.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1) or line_no < 1:
+        return None
+    gross = (quantity * price).quantize(CENT, ROUND_HALF_UP)
+    discount = (gross * pct).quantize(CENT, ROUND_HALF_UP)
+    return when.astimezone(UTC), row["store_id"], row["transaction_id"], quantity, gross - discount
+
+
+def windows_of(when: dt.datetime, window_s: int, slide_s: int) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every [start, start + window) with start a multiple of the slide that holds `when`."""
+    epoch = int(when.timestamp())
+    start = epoch - epoch % slide_s
+    out = []
+    while start > epoch - window_s:
+        begin = dt.datetime.fromtimestamp(start, UTC)
+        out.append((begin, begin + dt.timedelta(seconds=window_s)))
+        start -= slide_s
+    return out
+
+
+def oracle_from_rows(
+    rows: list[dict[str, str]], window_s: int = 3600, slide_s: int = 300
+) -> dict[Key, tuple[int, int, Decimal]]:
+    """(transactions, units, net revenue) per (window, store) and (window, ALL)."""
+    seen: set[tuple[str, str]] = set()
+    receipts: dict[Key, set[str]] = defaultdict(set)
+    units: dict[Key, int] = defaultdict(int)
+    revenue: dict[Key, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        line = _valid_line(row)
+        key = (row.get("transaction_id", ""), row.get("line_no", ""))
+        if line is None or key in seen:
+            continue
+        seen.add(key)
+        when, store, receipt, quantity, net = line
+        for start, end in windows_of(when, window_s, slide_s):
+            for group in (store, "ALL"):
+                receipts[(start, end, group)].add(receipt)
+                units[(start, end, group)] += quantity
+                revenue[(start, end, group)] += net
+    return {k: (len(receipts[k]), units[k], revenue[k]) for k in receipts}
+
+
+def csv_rows(raw_dir: Path) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted(raw_dir.glob("transactions_*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            rows.extend(dict(zip(header, v, strict=True)) for v in reader if len(v) == len(header))
+    return rows
+
+
+def read_windows(folder: Path) -> list[tuple[Key, tuple[int, int, Decimal]]]:
+    """Every row a plain pyarrow reader sees in `stream/` (duplicates kept, to be checked)."""
+    import pyarrow.dataset as ds
+
+    if not folder.is_dir():
+        return []
+    table = ds.dataset(str(folder), format="parquet").to_table()
+    return [
+        ((r["window_start"], r["window_end"], r["store_id"]),
+         (r["transactions"], r["units"], r["net_revenue"]))
+        for r in table.to_pylist()
+    ]
+
+
+def read_late(folder: Path) -> dict[Key, int]:
+    import pyarrow.dataset as ds
+
+    if not folder.is_dir():
+        return {}
+    rows = ds.dataset(str(folder), format="parquet").to_table().to_pylist()
+    return {(r["window_start"], r["window_end"], r["store_id"]): r["late_events"] for r in rows}
