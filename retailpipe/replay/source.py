@@ -112,7 +112,8 @@ def _read_file(path: Path, source: Source) -> None:
             if isinstance(parsed, tuple):
                 skipped.append(Skipped(name, line, *parsed, ",".join(values)))
                 continue
-            rows.append(Row(parsed.timestamp(), parsed, parsed.isoformat(), name, line, fields))
+            iso = _iso(parsed, fields[2])
+            rows.append(Row(parsed.timestamp(), parsed, iso, name, line, fields))
 
 
 def _column_order(path: Path, header: list[str] | None) -> list[int] | None:
@@ -132,12 +133,13 @@ def _column_order(path: Path, header: list[str] | None) -> list[int] | None:
 
 def _event_time(fields: tuple[str, ...]) -> dt.datetime | tuple[str, str]:
     """The row's event time, or why it cannot become an event: (reason, detail)."""
-    for index, name in ((1, "line_no"), (6, "quantity")):
-        if not _INTEGER.fullmatch(fields[index]):
-            return "bad_number", f"{name} {fields[index]!r} is not an integer"
-    for index, name in ((7, "unit_price"), (8, "discount_pct")):
-        if fields[index] and not _DECIMAL.fullmatch(fields[index]):
-            return "bad_number", f"{name} {fields[index]!r} is not a decimal"
+    integer, decimal = _INTEGER.fullmatch, _DECIMAL.fullmatch
+    numbers_ok = (
+        integer(fields[1]) and integer(fields[6])
+        and (not fields[7] or decimal(fields[7])) and (not fields[8] or decimal(fields[8]))
+    )
+    if not numbers_ok:
+        return _bad_number(fields)
     try:
         when = dt.datetime.fromisoformat(fields[2])
     except ValueError:
@@ -145,3 +147,20 @@ def _event_time(fields: tuple[str, ...]) -> dt.datetime | tuple[str, str]:
     if when.tzinfo is None:
         return "bad_timestamp", f"timestamp {fields[2]!r} has no UTC offset"
     return when
+
+
+def _bad_number(fields: tuple[str, ...]) -> tuple[str, str]:
+    for index, name in ((1, "line_no"), (6, "quantity")):
+        if not _INTEGER.fullmatch(fields[index]):
+            return "bad_number", f"{name} {fields[index]!r} is not an integer"
+    for index, name in ((7, "unit_price"), (8, "discount_pct")):
+        if fields[index] and not _DECIMAL.fullmatch(fields[index]):
+            return "bad_number", f"{name} {fields[index]!r} is not a decimal"
+    raise AssertionError("called for a row whose numbers parse")
+
+
+def _iso(when: dt.datetime, text: str) -> str:
+    """`when.isoformat()`, reusing the CSV text when it already is exactly that form."""
+    if len(text) == 25 and text[10] == "T" and text[19] in "+-":
+        return text
+    return when.isoformat()

@@ -124,3 +124,41 @@ def test_cli_up_status_down_keeps_topics_across_restarts(tmp_path: Path) -> None
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_spark_kafka_jars_match_pyspark_and_do_not_repeat_its_jars() -> None:
+    import pyspark
+
+    from retailpipe.infra.jars import doctor_check, spark_kafka_jars
+    from retailpipe.settings import load_settings
+
+    settings = load_settings()
+    names = [jar.name for jar in spark_kafka_jars(settings)]
+    assert f"spark-sql-kafka-0-10_2.13-{pyspark.__version__}.jar" in names
+    assert f"spark-token-provider-kafka-0-10_2.13-{pyspark.__version__}.jar" in names
+    shipped = [jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")]
+    for prefix in ("kafka-clients-", "commons-pool2-", "lz4-java-", "snappy-java-",
+                   "slf4j-api-", "scala-library-", "hadoop-client-runtime-"):
+        in_pyspark = any(name.startswith(prefix) for name in shipped)
+        ours = [name for name in names if name.startswith(prefix)]
+        assert len(ours) == (0 if in_pyspark else 1), (prefix, ours)
+    ok, detail, _ = doctor_check(settings)
+    assert ok and pyspark.__version__ in detail
+
+
+@pytest.mark.integration
+def test_doctor_check_says_whether_kafka_answers(kafka_broker_settings: Settings) -> None:
+    import time
+
+    from retailpipe.replay.client import doctor_check
+
+    ok, detail, _ = doctor_check(kafka_broker_settings)
+    assert ok and "1 broker(s)" in detail
+    elsewhere = kafka_broker_settings.model_copy(
+        update={"kafka": kafka_broker_settings.kafka.model_copy(
+            update={"bootstrap_servers": "127.0.0.1:1"})}
+    )
+    started = time.monotonic()
+    ok, detail, fix = doctor_check(elsewhere)
+    assert not ok and "127.0.0.1:1" in detail and "kafka up" in fix
+    assert time.monotonic() - started < 8
