@@ -118,3 +118,26 @@ def test_bad_series_params_are_400(stream_client: FlaskClient) -> None:
         response = stream_client.get(f"/api/stream/series?{query}")
         assert response.status_code == 400, query
         assert response.get_json()["message"]
+
+
+def test_reads_what_the_stream_publisher_writes(tmp_path: Path, events: list[Event]) -> None:
+    """The same windows published by the stream job's own writer (day files, atomic renames)."""
+    publish = pytest.importorskip("retailpipe.stream.publish")
+    from tests.serve.streamdata import windows
+
+    storage = Storage(str(tmp_path))
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+    def us(t: dt.datetime) -> int:
+        return (t - epoch) // dt.timedelta(microseconds=1)
+
+    values = {(us(r["window_start"]), us(r["window_end"]), r["store_id"]):
+              (r["transactions"], r["units"], r["net_revenue"])
+              for r in windows(events).to_pylist()}
+    publish.publish_windows(storage.path("stream"), values, max(e.time for e in events))
+    client = create_app(serve_settings(tmp_path), ["stream"]).test_client()
+    latest = client.get("/api/stream/summary").get_json()["latest_window"]
+    start, end = trailing_window(events)
+    assert (latest["window_start"], latest["window_end"]) == (z(start), z(end))
+    expected = totals(in_window(events, start, end))
+    assert {k: latest[k] for k in expected} == expected
