@@ -43,14 +43,14 @@ def check_port(host: str, port: int) -> None:
 def run(settings: Settings, dashboards: Iterable[str], *, dev: bool = False) -> None:
     """Serve until interrupted."""
     host, port = settings.serve.host, settings.serve.port
+    if dev and not is_loopback(host):
+        raise ConfigError(
+            f"--dev serves only on the loopback interface, not {host}",
+            "drop --dev (other hosts get the production server) or use --host 127.0.0.1",
+        )
     app = create_app(settings, dashboards)
     check_port(host, port)
     if dev:
-        if not is_loopback(host):
-            raise ConfigError(
-                f"--dev serves only on the loopback interface, not {host}",
-                "drop --dev (other hosts get the production server) or use --host 127.0.0.1",
-            )
         app.config["TEMPLATES_AUTO_RELOAD"] = True
         # The reloader only: the interactive debugger runs code for whoever reaches it.
         app.run(host=host, port=port, debug=False, use_reloader=True, use_debugger=False)
