@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from retailpipe.errors import ServiceError
 from retailpipe.infra.java import java_executable, require_java
@@ -266,7 +267,8 @@ def _metadata_answers(address: str) -> bool:
 
     quiet = logging.getLogger(f"{__name__}.librdkafka")
     quiet.setLevel(logging.CRITICAL)
-    admin = AdminClient({"bootstrap.servers": address, "logger": quiet})
+    config: dict[str, Any] = {"bootstrap.servers": address, "logger": quiet}
+    admin = AdminClient(config)
     try:
         return bool(admin.list_topics(timeout=3).brokers)
     except Exception:  # KafkaException while the broker finishes starting

@@ -33,6 +33,10 @@ def client_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def _probe_config(settings: Settings) -> dict[str, Any]:
+    return {**client_config(settings), "logger": _quiet_logger()}
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """Safe and fast delivery: idempotence, acks=all, compression, batching.
 
@@ -69,7 +73,7 @@ def cluster_metadata(settings: Settings, timeout_s: float | None = None) -> Any:
     from confluent_kafka.admin import AdminClient
 
     timeout = settings.kafka.timeout_s if timeout_s is None else timeout_s
-    admin = AdminClient({**client_config(settings), "logger": _quiet_logger()})
+    admin = AdminClient(_probe_config(settings))
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -103,7 +107,7 @@ def ensure_topic(settings: Settings, topic: str) -> bool:
     if topic in metadata.topics and metadata.topics[topic].error is None:
         return False
     kafka = settings.kafka
-    admin = AdminClient({**client_config(settings), "logger": _quiet_logger()})
+    admin = AdminClient(_probe_config(settings))
     request = NewTopic(topic, num_partitions=kafka.partitions,
                        replication_factor=kafka.replication_factor)
     try:

@@ -133,7 +133,7 @@ def replay(
     deliveries = _Deliveries(listener)
     config = client.producer_config(settings) | {
         "on_delivery": deliveries,
-        "logger": logging.getLogger("retailpipe.replay.librdkafka"),
+        "logger": _librdkafka_logger(),
     }
     log.debug("producer settings: %s", client.masked(config))
     producer = Producer(config)
@@ -153,6 +153,15 @@ def replay(
             if remaining:
                 summary.errors["not acknowledged before the flush timeout"] += remaining
     return summary
+
+
+def _librdkafka_logger() -> logging.Logger:
+    """librdkafka's own log lines; its transient warnings (e.g. a fresh broker still loading
+    its coordinator) are retried by librdkafka itself, so only errors are shown."""
+    logger = logging.getLogger("retailpipe.replay.librdkafka")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    return logger
 
 
 def _send_passes(
@@ -214,7 +223,9 @@ def _send_pass(
             poll(0)
             now = time.monotonic()
             if now - last_report >= 0.25:
-                bar.advance(count - reported, status=_position(row, shift))
+                rate = (count - reported) / (now - last_report)
+                status = f"{rate:,.0f}/s, event time {_position(row, shift)}"
+                bar.advance(count - reported, status=status)
                 reported, last_report = count, now
     if count:
         if summary.first_event_time is None:
