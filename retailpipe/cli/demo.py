@@ -101,10 +101,14 @@ def demo(
     ctx: typer.Context,
     days: int = typer.Option(7, "--days", help="Days of data to generate."),
     rows_per_day: int = typer.Option(5000, "--rows-per-day", help="Average lines per day."),
-    port: Optional[int] = typer.Option(None, "--port", help="Dashboard port [default: serve.port]."),  # noqa: UP045
+    port: Optional[int] = typer.Option(
+        None, "--port", help="Dashboard port (default: serve.port)."
+    ),  # noqa: UP045
     speed: float = typer.Option(600.0, "--speed", help="Replay pace: trading seconds per second."),
     duration: Optional[float] = typer.Option(  # noqa: UP045
-        None, "--duration", help="Stop by itself after this many seconds [default: run until Ctrl-C]."
+        None,
+        "--duration",
+        help="Stop by itself after this many seconds (default: run until Ctrl-C).",
     ),
     skip_batch: bool = typer.Option(False, "--skip-batch", help="Do not run the batch job."),
 ) -> None:
@@ -129,8 +133,15 @@ def demo(
     try:
         stack.run("kafka-up", "kafka", "up")
         stack.kafka_started = True
-        stack.run("generate", "generate", "--days", str(days), "--rows-per-day",
-                  str(rows_per_day), "--force")
+        stack.run(
+            "generate",
+            "generate",
+            "--days",
+            str(days),
+            "--rows-per-day",
+            str(rows_per_day),
+            "--force",
+        )
         if not skip_batch:
             stack.run("batch", "batch")
         stack.start("stream", "stream", "--starting-offsets", "latest")

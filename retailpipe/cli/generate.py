@@ -38,38 +38,36 @@ def _date(value: Optional[str]) -> Optional[dt.date]:  # noqa: UP045 - typer nee
 def generate(
     ctx: typer.Context,
     days: int | None = typer.Option(
-        None, "--days", help="Business days to generate [default: 30]."
+        None, "--days", help="Business days to generate (default: 30)."
     ),
     start_date: str | None = typer.Option(
-        None, "--start-date", help="First day, YYYY-MM-DD [default: 2026-01-01]."
+        None, "--start-date", help="First day, YYYY-MM-DD (default: 2026-01-01)."
     ),
-    stores: Optional[int] = typer.Option(None, "--stores", help="Number of stores [default: 12]."),  # noqa: UP045
-    products: int | None = typer.Option(
-        None, "--products", help="Catalogue size [default: 400]."
-    ),
+    stores: Optional[int] = typer.Option(None, "--stores", help="Number of stores (default: 12)."),  # noqa: UP045
+    products: int | None = typer.Option(None, "--products", help="Catalogue size (default: 400)."),
     rows_per_day: int | None = typer.Option(
-        None, "--rows-per-day", help="Average receipt lines per day [default: 20000]."
+        None, "--rows-per-day", help="Average receipt lines per day (default: 20000)."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="Random seed; same seed, same bytes [default: 42]."
+        None, "--seed", help="Random seed; same seed, same bytes (default: 42)."
     ),
     out: str | None = typer.Option(
-        None, "--out", help="Storage root to write raw/ under [default: storage.root]."
+        None, "--out", help="Storage root to write raw/ under (default: storage.root)."
     ),
     timezone: str | None = typer.Option(
-        None, "--timezone", help="IANA time zone of the stores [default: America/New_York]."
+        None, "--timezone", help="IANA time zone of the stores (default: America/New_York)."
     ),
     bad_row_rate: float | None = typer.Option(
-        None, "--bad-row-rate", help="Share of malformed rows [default: 0]."
+        None, "--bad-row-rate", help="Share of malformed rows (default: 0)."
     ),
     duplicate_rate: float | None = typer.Option(
-        None, "--duplicate-rate", help="Share of exact duplicate lines [default: 0]."
+        None, "--duplicate-rate", help="Share of exact duplicate lines (default: 0)."
     ),
     late_rate: float | None = typer.Option(
-        None, "--late-rate", help="Share of rows dated on an earlier day [default: 0]."
+        None, "--late-rate", help="Share of rows dated on an earlier day (default: 0)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Processes writing days in parallel [default: all cores]."
+        None, "--workers", help="Processes writing days in parallel (default: all cores)."
     ),
     force: bool = typer.Option(
         False, "--force", help="Replace raw files generated with other parameters."
