@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -101,11 +100,9 @@ def demo(
     ctx: typer.Context,
     days: int = typer.Option(7, "--days", help="Days of data to generate."),
     rows_per_day: int = typer.Option(5000, "--rows-per-day", help="Average lines per day."),
-    port: Optional[int] = typer.Option(
-        None, "--port", help="Dashboard port (default: serve.port)."
-    ),  # noqa: UP045
+    port: int | None = typer.Option(None, "--port", help="Dashboard port (default: serve.port)."),
     speed: float = typer.Option(600.0, "--speed", help="Replay pace: trading seconds per second."),
-    duration: Optional[float] = typer.Option(  # noqa: UP045
+    duration: float | None = typer.Option(
         None,
         "--duration",
         help="Stop by itself after this many seconds (default: run until Ctrl-C).",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -24,7 +23,7 @@ EPILOG = """Examples:
 """
 
 
-def _date(value: Optional[str]) -> Optional[dt.date]:  # noqa: UP045 - typer needs Optional
+def _date(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -43,7 +42,7 @@ def generate(
     start_date: str | None = typer.Option(
         None, "--start-date", help="First day, YYYY-MM-DD (default: 2026-01-01)."
     ),
-    stores: Optional[int] = typer.Option(None, "--stores", help="Number of stores (default: 12)."),  # noqa: UP045
+    stores: int | None = typer.Option(None, "--stores", help="Number of stores (default: 12)."),
     products: int | None = typer.Option(None, "--products", help="Catalogue size (default: 400)."),
     rows_per_day: int | None = typer.Option(
         None, "--rows-per-day", help="Average receipt lines per day (default: 20000)."
