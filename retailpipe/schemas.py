@@ -94,6 +94,7 @@ TRANSACTIONS_COLUMNS: tuple[str, ...] = (
     "product_name",
     "brand",
     "source_file",
+    "source_line",
     "sale_date",
 )
 DAILY_MEASURES: tuple[str, ...] = (

@@ -31,6 +31,8 @@ DATASETS: dict[str, str] = {
     "stream_late": "stream_late",
     "checkpoints": "checkpoints/stream",
     "staging": "_staging",
+    # One hidden folder per batch run; see retailpipe/batch/publish.py.
+    "versions": "_versions",
 }
 
 AGGREGATES: tuple[str, ...] = (

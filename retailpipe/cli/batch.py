@@ -1,14 +1,110 @@
-"""`retailpipe batch` (not built yet)."""
+"""`retailpipe batch`: cleanse, validate, quarantine and aggregate the raw files with Spark."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Optional
+
 import typer
+from rich.table import Table
 
-from retailpipe.errors import RetailpipeError
+from retailpipe.cli.console import console
+from retailpipe.cli.state import state
+from retailpipe.errors import ConfigError
 
-EPILOG = "Example: retailpipe batch --help"
+EPILOG = """Examples:
+
+  retailpipe batch
+
+  retailpipe batch --date 2026-01-05
+
+  retailpipe batch --from 2026-01-01 --to 2026-01-07 --conf spark.sql.shuffle.partitions=4
+
+  retailpipe batch --input /data/exports/other_pos/ --config configs/local.toml
+
+Outputs go under storage.root: curated/ (Parquet + CSV), quarantine/, runs/.
+"""
 
 
-def batch(ctx: typer.Context) -> None:
-    """Not built yet."""
-    raise RetailpipeError("`retailpipe batch` is not built yet", "watch the project's issues")
+def _date(flag: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"{flag} {value!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-01-05"
+        ) from None
+
+
+def date_range(
+    date: str | None, first: str | None, last: str | None
+) -> tuple[dt.date, dt.date] | None:
+    """--date D, or --from D1 [--to D2], as an inclusive range; None means every file."""
+    one = _date("--date", date)
+    start, end = _date("--from", first), _date("--to", last)
+    if one is not None:
+        if start or end:
+            raise ConfigError("--date cannot be combined with --from/--to", "use one or the other")
+        return one, one
+    if start is None and end is None:
+        return None
+    start = start or dt.date.min
+    end = end or dt.date.max
+    if start > end:
+        raise ConfigError(f"--from {start} is after --to {end}", "swap the dates")
+    return start, end
+
+
+def batch(
+    ctx: typer.Context,
+    date: Optional[str] = typer.Option(None, "--date", help="One business day, YYYY-MM-DD."),  # noqa: UP045
+    first: Optional[str] = typer.Option(None, "--from", help="First business day to process."),  # noqa: UP045
+    last: Optional[str] = typer.Option(None, "--to", help="Last business day to process."),  # noqa: UP045
+    input_uri: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--input", help="Raw CSV file, folder or glob [default: <storage.root>/raw]."
+    ),
+    root: Optional[str] = typer.Option(None, "--root", help="Storage root [default: storage.root]"),  # noqa: UP045
+    conf: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--conf", help="Spark setting key=value (repeatable)."
+    ),
+) -> None:
+    """Cleanse, validate and aggregate raw sales into curated Parquet and CSV, idempotently."""
+    from pyspark.sql import SparkSession
+
+    from retailpipe.batch.job import run_batch
+    from retailpipe.spark import create_session, parse_conf_pairs
+
+    dates = date_range(date, first, last)
+    settings = state(ctx).settings({"storage.root": root, "batch.input": input_uri})
+    spark_conf = parse_conf_pairs(conf or [])
+    # Stop only a session this command started (tests and `demo` may share one).
+    owned = SparkSession.getActiveSession() is None
+    spark = create_session(settings, "batch", conf=spark_conf)
+    try:
+        result = run_batch(spark, settings, dates=dates, input_uri=input_uri)
+    finally:
+        if owned:
+            spark.stop()
+    _summary(result.manifest, result.manifest_uri)
+
+
+def _summary(manifest: dict, manifest_uri: str) -> None:
+    counts = manifest["counts"]
+    table = Table(title=f"retailpipe batch  {manifest['run_id']}", show_header=False)
+    table.add_row("input files", f"{len(manifest['inputs'])}")
+    table.add_row("rows read", f"{counts['rows_read']:,}")
+    table.add_row("valid", f"{counts['valid']:,}")
+    table.add_row("duplicates removed", f"{counts['duplicates']:,}")
+    table.add_row("quarantined", f"{counts['quarantined']:,}")
+    for reason, n in counts["by_reason"].items():
+        table.add_row(f"  {reason}", f"{n:,}")
+    for rejected in manifest["rejected_files"]:
+        table.add_row("[yellow]rejected file[/]", f"{rejected['file']}: {rejected['reason']}")
+    partitions = manifest.get("partitions_written", [])
+    table.add_row("partitions written", f"{len(partitions)}")
+    table.add_row("outputs", manifest["outputs"].get("transactions", "").rsplit("/", 2)[0])
+    table.add_row("run manifest", manifest_uri)
+    table.add_row("time", f"{manifest['duration_s']:.1f} s")
+    console.print(table)
+    console.print("next: [bold]retailpipe serve batch[/]")

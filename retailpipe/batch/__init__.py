@@ -1,0 +1,1 @@
+"""`retailpipe batch`: extract raw CSV, cleanse and validate, aggregate, publish atomically."""

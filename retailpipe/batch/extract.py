@@ -1,0 +1,226 @@
+"""Extract: find the raw files, map each file's header onto the canonical columns, read records.
+
+Files are read whole (`binaryFile`), decoded (UTF-8, or Latin-1 when a file is not valid
+UTF-8), split into records and numbered here, so every row keeps its original text, file
+and physical line number. Files without a double quote are split on line ends; files with
+quotes are split with an RFC 4180 record pattern, so quoted line breaks stay in their field.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from retailpipe.batch.fs import FileInfo, HadoopFs
+from retailpipe.errors import InputError
+from retailpipe.schemas import RAW_COLUMNS
+from retailpipe.storage import Storage, parse_raw_date
+
+log = logging.getLogger(__name__)
+
+# Canonical columns a file must map: price or amount is checked separately.
+MAPPING_REQUIRED: tuple[str, ...] = (
+    "timestamp",
+    "store_id",
+    "product_id",
+    "quantity",
+    "payment_method",
+)
+CANONICAL: tuple[str, ...] = (*RAW_COLUMNS, "amount")
+# One record: quoted fields (with "" escapes and line breaks) or unquoted text, up to a line end.
+# Possessive quantifiers keep Java's regex engine linear and its stack shallow.
+RECORD_PATTERN = r'((?:[^"\n]++|"(?:[^"]++|"")*+")*+)(?:\n|$)'
+CORRUPT = "_corrupt"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    uri: str
+    name: str
+    size: int
+    day: dt.date | None
+
+
+@dataclass
+class FileMapping:
+    """How one header maps onto the canonical columns (canonical -> header position)."""
+
+    header: tuple[str, ...]
+    columns: dict[str, int] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def mappable(self) -> bool:
+        return not self.missing
+
+
+def normalise_name(name: str) -> str:
+    """`" Order Time "` -> `order_time`: case, spaces, hyphens and a BOM do not matter."""
+    cleaned = name.replace("\ufeff", "").strip().strip('"').strip().lower()
+    return "_".join(cleaned.replace("-", " ").replace(".", " ").split())
+
+
+def map_header(header: list[str], aliases: dict[str, list[str]]) -> FileMapping:
+    """Match header names to canonical columns by name or alias; report what is missing."""
+    names = [normalise_name(name) for name in header]
+    mapping = FileMapping(header=tuple(names))
+    for canonical in CANONICAL:
+        candidates = [canonical, *(normalise_name(a) for a in aliases.get(canonical, []))]
+        for candidate in candidates:
+            if candidate in names and names.index(candidate) not in mapping.columns.values():
+                mapping.columns[canonical] = names.index(candidate)
+                break
+    missing = [c for c in MAPPING_REQUIRED if c not in mapping.columns]
+    if "unit_price" not in mapping.columns and "amount" not in mapping.columns:
+        missing.append("unit_price (or amount)")
+    mapping.missing = tuple(missing)
+    return mapping
+
+
+def find_inputs(
+    fs: HadoopFs,
+    storage: Storage,
+    input_uri: str | None,
+    dates: tuple[dt.date, dt.date] | None,
+) -> list[InputFile]:
+    """The raw files of the run: every `transactions_*.csv` (or --input), within the dates."""
+    if input_uri:
+        infos = fs.glob(input_uri)
+        if len(infos) == 1 and infos[0].is_dir:
+            infos = fs.glob(infos[0].uri.rstrip("/") + "/*.csv")
+        where = input_uri
+    else:
+        infos = fs.glob(storage.uri("raw", "transactions_*.csv"))
+        where = storage.uri("raw")
+    files = [_input_file(info) for info in infos if not info.is_dir]
+    files = [f for f in files if not f.name.startswith(("_", "."))]
+    if dates is not None:
+        first, last = dates
+        files = [f for f in files if f.day is not None and first <= f.day <= last]
+    if not files:
+        span = (
+            ""
+            if dates is None
+            else (f" for {dates[0]}" if dates[0] == dates[1] else f" from {dates[0]} to {dates[1]}")
+        )
+        raise InputError(
+            f"no raw transaction files{span} under {where}",
+            "run `retailpipe generate`, pick dates that have files, or pass --input",
+        )
+    return files
+
+
+def _input_file(info: FileInfo) -> InputFile:
+    return InputFile(uri=info.uri, name=info.name, size=info.size, day=parse_raw_date(info.name))
+
+
+def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
+    """The header fields of a file (None for an empty file)."""
+    line = fs.first_line(file.uri)
+    if line is None or not line.strip():
+        return None
+    return next(csv.reader([line.replace("\ufeff", "")]))
+
+
+def read_records(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """One row per non-blank record after the header.
+
+    Columns: source_uri, source_file, line_number (physical, header = 1), record.
+    Each step is its own projection: Spark does not inline a costly expression that is used
+    more than once, so every file is decoded and split exactly once.
+    """
+    content = F.col("content")
+    decoded = F.when(F.is_valid_utf8(content), content.cast("string")).otherwise(
+        F.decode(content, "ISO-8859-1")
+    )
+    text = F.col("text")
+    no_bom = F.when(F.startswith(text, F.lit("\ufeff")), F.substring(text, 2, 1 << 30))
+    unix = F.when(F.instr(text, "\r") > 0, F.regexp_replace(text, "\r\n?", "\n"))
+    records = F.when(F.instr(text, '"') > 0, F.regexp_extract_all(text, F.lit(RECORD_PATTERN), 1))
+    # (index, extra line breaks) of every record that spans lines; empty for most files.
+    spans = F.filter(
+        F.transform(
+            F.col("records"), lambda rec, i: F.struct(i.alias("i"), _line_breaks(rec).alias("n"))
+        ),
+        lambda span: span["n"] > 0,
+    )
+    files = (
+        spark.read.format("binaryFile")
+        .load(uris)
+        .select(F.col("path").alias("source_uri"), decoded.alias("text"))
+        .select("source_uri", no_bom.otherwise(text).alias("text"))
+        .select("source_uri", unix.otherwise(text).alias("text"))
+        .select("source_uri", records.otherwise(F.split(text, "\n")).alias("records"))
+        .select("source_uri", "records", spans.alias("spans"))
+    )
+    # posexplode_outer: the plain generator makes Spark infer a filter that re-splits files.
+    exploded = files.select(
+        "source_uri", "spans", F.posexplode_outer("records").alias("pos", "record")
+    )
+    return exploded.where((F.col("pos") > 0) & (F.trim(F.col("record")) != "")).select(
+        "source_uri",
+        F.element_at(F.split(F.col("source_uri"), "/"), -1).alias("source_file"),
+        line_number(F.col("pos"), F.col("spans")).alias("line_number"),
+        "record",
+    )
+
+
+def _line_breaks(text: Column) -> Column:
+    return F.length(text) - F.length(F.replace(text, F.lit("\n"), F.lit("")))
+
+
+def line_number(pos: Column, spans: Column) -> Column:
+    """Physical line of record `pos`: its index plus line breaks inside earlier records."""
+    earlier = F.filter(spans, lambda s: s["i"] < pos)
+    extra = F.aggregate(earlier, F.lit(0), lambda acc, s: acc + s["n"])
+    return (pos + 1 + extra).cast("long")
+
+
+def parse_fields(records: DataFrame, mapping: FileMapping) -> DataFrame:
+    """Split records into the file's fields and name them canonically (strings, or NULL)."""
+    width = len(mapping.header)
+    schema = T.StructType(
+        [T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
+        + [T.StructField(CORRUPT, T.StringType())]
+    )
+    options = {"escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = records.withColumn("_f", F.from_csv(F.col("record"), schema.simpleString(), options))
+    canonical = [
+        (F.col(f"_f._c{mapping.columns[name]}") if name in mapping.columns else F.lit(None))
+        .cast("string")
+        .alias(name)
+        for name in CANONICAL
+    ]
+    return parsed.select(
+        "source_uri",
+        "source_file",
+        "line_number",
+        F.col("record").alias("raw_line"),
+        F.col(f"_f.{CORRUPT}").isNotNull().alias("malformed"),
+        F.lit("transaction_id" not in mapping.columns).alias("derived_id"),
+        F.lit("unit_price" not in mapping.columns).alias("amount_only"),
+        F.lit("line_no" in mapping.columns).alias("has_line_no"),
+        *canonical,
+        F.lit(None).cast("string").alias("unmappable"),
+    )
+
+
+def unmappable_rows(records: DataFrame, missing: tuple[str, ...]) -> DataFrame:
+    """Every record of a file that cannot be mapped, in the shape parse_fields returns."""
+    return records.select(
+        "source_uri",
+        "source_file",
+        "line_number",
+        F.col("record").alias("raw_line"),
+        F.lit(False).alias("malformed"),
+        F.lit(False).alias("derived_id"),
+        F.lit(False).alias("amount_only"),
+        F.lit(False).alias("has_line_no"),
+        *(F.lit(None).cast("string").alias(name) for name in CANONICAL),
+    ).withColumn("unmappable", F.lit("missing columns: " + ", ".join(missing)))

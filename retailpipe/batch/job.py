@@ -1,0 +1,376 @@
+"""The batch job: extract -> cleanse/validate -> de-duplicate -> load, then publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from retailpipe.batch import extract
+from retailpipe.batch.fs import HadoopFs
+from retailpipe.batch.manifest import new_run_id, utc_now, write_manifest
+from retailpipe.batch.publish import Version, clean_abandoned, publish
+from retailpipe.errors import InputError
+from retailpipe.progress import progress
+from retailpipe.schemas import (
+    AGGREGATE_COLUMNS,
+    PRODUCT_COLUMNS,
+    QUARANTINE_COLUMNS,
+    STORE_COLUMNS,
+    TRANSACTIONS_COLUMNS,
+)
+from retailpipe.settings import Settings
+from retailpipe.storage import AGGREGATES, Storage
+from retailpipe.transforms.aggregates import aggregate
+from retailpipe.transforms.cleanse import cleanse, rank_duplicates
+
+log = logging.getLogger(__name__)
+
+VALID, DUPLICATE = "valid", "duplicate"
+STEPS = 6
+
+
+@dataclass
+class BatchResult:
+    """What the run did; `manifest` is the JSON written to runs/."""
+
+    manifest: dict[str, Any]
+    manifest_uri: str
+    partitions: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return self.manifest["counts"]
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[step] = round(time.monotonic() - started, 3)
+
+
+def run_batch(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    dates: tuple[dt.date, dt.date] | None = None,
+    input_uri: str | None = None,
+) -> BatchResult:
+    """Run the batch job over the raw files of `dates` (all when None) and publish it."""
+    storage = Storage(settings.storage.root)
+    fs = HadoopFs(spark)
+    run_id = new_run_id()
+    started, clock = utc_now(), time.monotonic()
+    manifest: dict[str, Any] = {
+        "job": "batch",
+        "run_id": run_id,
+        "started_at": started,
+        "finished_at": None,
+        "duration_s": None,
+        "status": "failed",
+        "spark_version": spark.version,
+        "inputs": [],
+        "rejected_files": [],
+        "counts": {},
+        "outputs": {},
+        "timings": {},
+        "dates": None if dates is None else [d.isoformat() for d in dates],
+    }
+    version = Version(storage, run_id)
+    try:
+        partitions = _run(spark, fs, settings, storage, version, manifest, dates, input_uri)
+        manifest["status"] = "succeeded"
+    except BaseException as exc:
+        manifest["error"] = str(getattr(exc, "message", exc)).splitlines()[0] if str(exc) else ""
+        clean_abandoned(fs, storage, run_id)
+        _finish(fs, storage, manifest, clock)
+        raise
+    uri = _finish(fs, storage, manifest, clock)
+    return BatchResult(manifest=manifest, manifest_uri=uri, partitions=partitions)
+
+
+def _finish(fs: HadoopFs, storage: Storage, manifest: dict[str, Any], clock: float) -> str:
+    manifest["finished_at"] = utc_now()
+    manifest["duration_s"] = round(time.monotonic() - clock, 3)
+    return write_manifest(fs, storage, manifest)
+
+
+def _run(
+    spark: SparkSession,
+    fs: HadoopFs,
+    settings: Settings,
+    storage: Storage,
+    version: Version,
+    manifest: dict[str, Any],
+    dates: tuple[dt.date, dt.date] | None,
+    input_uri: str | None,
+) -> list[str]:
+    timings: dict[str, float] = manifest["timings"]
+    full_rebuild = dates is None and input_uri is None
+    with progress("batch", STEPS, "steps") as bar:
+        with _timed(timings, "plan"):
+            files = extract.find_inputs(fs, storage, input_uri or settings.batch.input, dates)
+            rows, rejected = _extract(spark, fs, files, settings.batch.aliases)
+            manifest["rejected_files"] = rejected
+            stores, products = _dimensions(spark, fs, storage)
+        bar.advance(1, "read + validate")
+        with _timed(timings, "read_validate"):
+            checked = rank_duplicates(cleanse(rows, stores, products)).persist(
+                StorageLevel.MEMORY_AND_DISK
+            )
+            per_file = _count(checked)
+        manifest["inputs"] = _inputs(files, per_file)
+        manifest["counts"] = _counts(per_file)
+        run_files = {f.name for f in files}
+        bar.advance(1, "transactions")
+        with _timed(timings, "transactions"):
+            affected = _write_transactions(
+                spark, fs, storage, version, checked, per_file, run_files, full_rebuild
+            )
+        bar.advance(1, "quarantine")
+        with _timed(timings, "quarantine"):
+            _write_quarantine(spark, fs, storage, version, checked, run_files, full_rebuild)
+        checked.unpersist()
+        bar.advance(1, "aggregates")
+        with _timed(timings, "aggregates"):
+            csv_names = _write_aggregates(spark, fs, storage, version, affected, full_rebuild)
+        bar.advance(1, "publish")
+        with _timed(timings, "publish"):
+            publish(fs, version, affected, csv_names)
+        bar.advance(1)
+    outputs = {name: storage.uri(name) for name in ("transactions", *AGGREGATES, "quarantine")}
+    outputs["curated_csv"] = storage.uri("curated_csv")
+    manifest["outputs"] = outputs
+    manifest["partitions_written"] = sorted(affected)
+    return sorted(affected)
+
+
+def _extract(
+    spark: SparkSession, fs: HadoopFs, files: list[extract.InputFile], aliases: dict[str, list[str]]
+) -> tuple[DataFrame, list[dict[str, Any]]]:
+    """Group files by header so each group is parsed with one schema; unmappable files' rows
+    are kept for the quarantine."""
+    groups: dict[tuple[str, ...], tuple[extract.FileMapping, list[str]]] = {}
+    rejected: list[dict[str, Any]] = []
+    for file in files:
+        header = extract.read_header(fs, file)
+        if header is None:
+            rejected.append({"file": file.name, "reason": "empty file", "missing_columns": []})
+            continue
+        mapping = extract.map_header(header, aliases)
+        if not mapping.mappable:
+            rejected.append(
+                {
+                    "file": file.name,
+                    "reason": "unmappable_file: missing columns " + ", ".join(mapping.missing),
+                    "missing_columns": list(mapping.missing),
+                }
+            )
+            log.warning("%s cannot be mapped: missing %s", file.name, ", ".join(mapping.missing))
+        groups.setdefault(mapping.header, (mapping, []))[1].append(file.uri)
+    frames = []
+    for mapping, uris in groups.values():
+        records = extract.read_records(spark, uris)
+        if mapping.mappable:
+            frames.append(extract.parse_fields(records, mapping))
+        else:
+            frames.append(extract.unmappable_rows(records, mapping.missing))
+    if not frames:  # only empty files
+        header = ",".join(extract.CANONICAL)
+        empty = spark.createDataFrame(
+            [], "source_uri string, source_file string, line_number long, record string"
+        )
+        frames.append(extract.parse_fields(empty, extract.map_header(header.split(","), {})))
+    return reduce(DataFrame.unionByName, frames), rejected
+
+
+def _dimensions(spark: SparkSession, fs: HadoopFs, storage: Storage) -> tuple[DataFrame, DataFrame]:
+    for name in ("stores", "products"):
+        if not fs.exists(storage.uri(name)):
+            raise InputError(
+                f"the dimension file {storage.uri(name)} is missing",
+                "run `retailpipe generate` or copy stores.csv and products.csv into raw/",
+            )
+
+    def read(name: str, columns: tuple[str, ...]) -> DataFrame:
+        schema = ", ".join(f"{c} string" for c in columns)
+        return spark.read.csv(storage.uri(name), header=True, schema=schema, escape='"')
+
+    stores = (
+        read("stores", STORE_COLUMNS)
+        .select(F.trim("store_id").alias("store_id_d"), "store_name", "city", "region")
+        .dropDuplicates(["store_id_d"])
+    )
+    products = (
+        read("products", PRODUCT_COLUMNS)
+        .select(
+            F.trim("product_id").alias("product_id_d"),
+            "product_name",
+            "brand",
+            F.col("category").alias("product_category"),
+        )
+        .dropDuplicates(["product_id_d"])
+    )
+    return stores, products
+
+
+def _status() -> Any:
+    return F.coalesce(
+        F.col("reason"), F.when(F.col("dup_rank") > 1, F.lit(DUPLICATE)), F.lit(VALID)
+    )
+
+
+def _count(checked: DataFrame) -> list[tuple[str, str, str | None, int]]:
+    """(file, status, sale_date, rows) for every combination: one pass that fills the cache."""
+    rows = checked.groupBy("source_file", _status().alias("status"), "sale_date").count().collect()
+    return [
+        (
+            r["source_file"],
+            r["status"],
+            r["sale_date"].isoformat() if r["sale_date"] else None,
+            int(r["count"]),
+        )
+        for r in rows
+    ]
+
+
+def _inputs(files: list[extract.InputFile], per_file: list[tuple[str, str, Any, int]]) -> list:
+    rows: dict[str, int] = {f.name: 0 for f in files}
+    for name, _status, _date, count in per_file:
+        rows[name] = rows.get(name, 0) + count
+    return [{"file": f.uri, "rows": rows[f.name]} for f in files]
+
+
+def _counts(per_file: list[tuple[str, str, Any, int]]) -> dict[str, Any]:
+    by_status: dict[str, int] = {}
+    for _file, status, _date, count in per_file:
+        by_status[status] = by_status.get(status, 0) + count
+    by_reason = {k: v for k, v in sorted(by_status.items()) if k not in (VALID, DUPLICATE)}
+    return {
+        "rows_read": sum(by_status.values()),
+        "valid": by_status.get(VALID, 0),
+        "quarantined": sum(by_reason.values()),
+        "duplicates": by_status.get(DUPLICATE, 0),
+        "by_reason": by_reason,
+    }
+
+
+def _partition(day: str) -> str:
+    return f"sale_date={day}"
+
+
+def _write_transactions(
+    spark: SparkSession,
+    fs: HadoopFs,
+    storage: Storage,
+    version: Version,
+    checked: DataFrame,
+    per_file: list[tuple[str, str, Any, int]],
+    run_files: set[str],
+    full_rebuild: bool,
+) -> set[str]:
+    """Write the recomputed sale-date partitions into the version; returns their names.
+
+    A partial run recomputes every sale date that gets rows from its files or held rows
+    from them before; rows other files contributed to those dates are carried over.
+    """
+    new_days = {day for _f, status, day, _n in per_file if status == VALID and day}
+    live = storage.uri("transactions")
+    old_parts = {i.name for i in fs.list_dir(live) if i.is_dir and i.name.startswith("sale_date=")}
+    table = checked.where(F.col("dup_rank") == 1).select(*TRANSACTIONS_COLUMNS)
+    if full_rebuild or not old_parts:
+        affected = {_partition(d) for d in new_days} | (old_parts if full_rebuild else set())
+    else:
+        old = spark.read.parquet(live)
+        from_run = old.where(F.col("source_file").isin(sorted(run_files)))
+        old_days = {r[0].isoformat() for r in from_run.select("sale_date").distinct().collect()}
+        affected = {_partition(d) for d in new_days | old_days}
+        days = sorted(new_days | old_days)
+        kept = old.where(
+            F.col("sale_date").cast("string").isin(days)
+            & ~F.col("source_file").isin(sorted(run_files))
+        ).select(*TRANSACTIONS_COLUMNS)
+        table = table.unionByName(kept)
+    table.write.partitionBy("sale_date").parquet(version.uri("transactions"))
+    return affected
+
+
+def _write_quarantine(
+    spark: SparkSession,
+    fs: HadoopFs,
+    storage: Storage,
+    version: Version,
+    checked: DataFrame,
+    run_files: set[str],
+    full_rebuild: bool,
+) -> None:
+    rows = checked.where(F.col("reason").isNotNull()).select(
+        "source_file", F.col("source_line").alias("line_number"), "reason", "detail", "raw_line"
+    )
+    live = storage.uri("quarantine")
+    if not full_rebuild and fs.list_dir(live):
+        old = spark.read.parquet(live).select(*QUARANTINE_COLUMNS)
+        rows = rows.unionByName(old.where(~F.col("source_file").isin(sorted(run_files))))
+    (
+        rows.orderBy("source_file", "line_number")
+        .coalesce(1)
+        .write.parquet(version.uri("quarantine"))
+    )
+
+
+def _write_aggregates(
+    spark: SparkSession,
+    fs: HadoopFs,
+    storage: Storage,
+    version: Version,
+    affected: set[str],
+    full_rebuild: bool,
+) -> list[str]:
+    """Each aggregate: recomputed for the affected dates from the version's partitions,
+    carried over for other dates; Parquet (one file) plus one CSV file."""
+    days = sorted(p.removeprefix("sale_date=") for p in affected)
+    written = version.uri("transactions")
+    fresh = spark.read.parquet(written) if fs.list_dir(written) else None
+    csv_names = []
+    for name in AGGREGATES:
+        columns = AGGREGATE_COLUMNS[name]
+        parts = []
+        if fresh is not None:
+            parts.append(aggregate(name, fresh))
+        live = storage.uri(name)
+        if not full_rebuild and fs.list_dir(live):
+            old = spark.read.parquet(live).select(*columns)
+            parts.append(old.where(~F.col("sale_date").cast("string").isin(days)))
+        if not parts:
+            continue
+        keys = [c for c in columns if c in _KEYS]
+        table = reduce(DataFrame.unionByName, parts).orderBy(*keys)
+        table.coalesce(1).write.parquet(version.uri(name))
+        csv_names.append(_write_csv(spark, fs, version, name))
+    return csv_names
+
+
+_KEYS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
+
+
+def _write_csv(spark: SparkSession, fs: HadoopFs, version: Version, name: str) -> str:
+    """One CSV file per aggregate, from its (already sorted, single-file) Parquet."""
+    tmp = version.uri("curated_csv", f"_{name}")
+    spark.read.parquet(version.uri(name)).coalesce(1).write.csv(tmp, header=True)
+    part = next(i for i in fs.list_dir(tmp) if i.name.startswith("part-"))
+    file_name = f"{name}.csv"
+    fs.rename(part.uri, version.uri("curated_csv", file_name))
+    fs.delete(tmp)
+    return file_name

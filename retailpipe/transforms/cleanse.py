@@ -1,0 +1,281 @@
+"""Cleanse and validate raw rows: trim, normalise, type, and give each bad row a reason code."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from retailpipe.schemas import MONEY, RATE, TRANSACTIONS_COLUMNS
+from retailpipe.transforms.money import with_line_amounts
+
+# ISO 8601 with a UTC offset, as SPEC.md requires; a space may stand in for the `T`.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+# Beyond these a line amount would not fit DECIMAL(12,2).
+MAX_QUANTITY = 100_000
+MAX_PRICE = 100_000
+PAYMENT_SYNONYMS: dict[str, str] = {
+    "credit": "card",
+    "debit": "card",
+    "credit_card": "card",
+    "debit_card": "card",
+    "visa": "card",
+    "mastercard": "card",
+    "amex": "card",
+    "card_payment": "card",
+    "giftcard": "gift_card",
+    "gift": "gift_card",
+    "voucher": "gift_card",
+    "apple_pay": "mobile",
+    "google_pay": "mobile",
+    "mobile_pay": "mobile",
+    "wallet": "mobile",
+    "nfc": "mobile",
+    "phone": "mobile",
+    "bar": "cash",
+    "cash_payment": "cash",
+}
+REQUIRED_TEXT: tuple[str, ...] = (
+    "timestamp",
+    "store_id",
+    "product_id",
+    "quantity",
+    "payment_method",
+)
+DERIVED_ID_PREFIX = "X"
+
+
+def text(name: str) -> Column:
+    """A trimmed string column, NULL when empty."""
+    return F.nullif(F.trim(F.col(name)), F.lit(""))
+
+
+def normalise_label(value: Column) -> Column:
+    """`" Personal Care "` -> `personal_care`."""
+    return F.nullif(F.regexp_replace(F.lower(F.trim(value)), r"[\s\-]+", "_"), F.lit(""))
+
+
+def normalise_payment(value: Column) -> Column:
+    """Lower-case, underscores, and common synonyms mapped onto card/cash/mobile/gift_card."""
+    label = normalise_label(value)
+    mapped = F.create_map(*(F.lit(x) for pair in PAYMENT_SYNONYMS.items() for x in pair))
+    return F.coalesce(F.element_at(mapped, label), label)
+
+
+def derived_transaction_id(source_file: Column, line_number: Column) -> Column:
+    """A receipt id for files without one: from the file name and physical line, stable."""
+    key = F.concat_ws(":", source_file, line_number.cast("string"))
+    return F.concat(F.lit(DERIVED_ID_PREFIX), F.substring(F.sha2(key, 256), 1, 20))
+
+
+def _decimal(value: Column, scale: int, target: str) -> tuple[Column, Column]:
+    """(typed value, is-bad-number) for decimal text with at most `scale` places."""
+    wide = value.try_cast("decimal(24,8)")
+    exact = wide.try_cast(f"decimal(24,{scale})")
+    bad = value.isNotNull() & (wide.isNull() | (wide != exact))
+    return F.when(~bad, wide.try_cast(target)), bad
+
+
+def typed(df: DataFrame) -> DataFrame:
+    """Trim and type the canonical string columns; flags say which fields failed to parse."""
+    stamp = text("timestamp")
+    event_ts = F.when(stamp.rlike(TIMESTAMP_PATTERN), stamp.try_cast("timestamp"))
+    price, bad_price = _decimal(text("unit_price"), 2, "decimal(12,2)")
+    amount, bad_amount = _decimal(text("amount"), 2, "decimal(12,2)")
+    discount, bad_discount = _decimal(text("discount_pct"), 4, "decimal(10,4)")
+    quantity = text("quantity").try_cast("int")
+    line_no = text("line_no").try_cast("int")
+    return df.select(
+        "*",
+        stamp.alias("_timestamp"),
+        event_ts.alias("event_ts"),
+        quantity.alias("_quantity"),
+        (text("quantity").isNotNull() & quantity.isNull()).alias("_bad_quantity"),
+        price.alias("_price"),
+        bad_price.alias("_bad_price"),
+        amount.alias("_amount"),
+        bad_amount.alias("_bad_amount"),
+        F.coalesce(discount, F.lit(0).cast("decimal(10,4)")).alias("_discount"),
+        bad_discount.alias("_bad_discount"),
+        line_no.alias("_line_no"),
+        (text("line_no").isNotNull() & line_no.isNull()).alias("_bad_line_no"),
+    )
+
+
+def _reason() -> tuple[Column, Column]:
+    """(reason code, detail) of the first check a row fails; NULL for a valid row."""
+    missing = [F.when(text(c).isNull(), F.lit(c)) for c in REQUIRED_TEXT]
+    missing_price = F.when(F.col("amount_only") & text("amount").isNull(), F.lit("amount")).when(
+        ~F.col("amount_only") & text("unit_price").isNull(), F.lit("unit_price")
+    )
+    no_id = ~F.col("derived_id") & text("transaction_id").isNull()
+    no_line = F.col("has_line_no") & text("line_no").isNull()
+    missing_names = F.concat_ws(
+        ", ",
+        F.when(no_id, F.lit("transaction_id")),
+        F.when(no_line, F.lit("line_no")),
+        *missing,
+        missing_price,
+    )
+    quantity = F.col("_quantity")
+    checks: list[tuple[str, Column, Column]] = [
+        ("unmappable_file", F.col("unmappable").isNotNull(), F.col("unmappable")),
+        ("malformed_row", F.col("malformed"), F.lit("field count differs from the header")),
+        ("missing_field", missing_names != "", F.concat(F.lit("empty: "), missing_names)),
+        (
+            "bad_timestamp",
+            F.col("event_ts").isNull(),
+            F.concat(F.lit("timestamp "), F.col("_timestamp")),
+        ),
+        (
+            "bad_number",
+            F.col("_bad_quantity") | (F.abs(quantity) > MAX_QUANTITY),
+            F.concat(F.lit("quantity "), text("quantity")),
+        ),
+        (
+            "bad_number",
+            F.col("_bad_price") | (F.col("_price") >= MAX_PRICE),
+            F.concat(F.lit("unit_price "), text("unit_price")),
+        ),
+        (
+            "bad_number",
+            F.col("_bad_amount") | (F.abs(F.col("_amount")) >= MAX_PRICE),
+            F.concat(F.lit("amount "), text("amount")),
+        ),
+        (
+            "bad_number",
+            F.col("_bad_discount"),
+            F.concat(F.lit("discount_pct "), text("discount_pct")),
+        ),
+        (
+            "bad_number",
+            F.col("_bad_line_no") | (F.col("_line_no") < 1),
+            F.concat(F.lit("line_no "), text("line_no")),
+        ),
+        ("negative_price", F.col("_price") < 0, F.concat(F.lit("unit_price "), text("unit_price"))),
+        (
+            "negative_price",
+            F.col("amount_only") & (F.col("_amount") * quantity < 0),
+            F.lit("amount and quantity have opposite signs"),
+        ),
+        ("zero_quantity", quantity == 0, F.lit("quantity 0")),
+        (
+            "discount_out_of_range",
+            (F.col("_discount") < 0) | (F.col("_discount") >= 1),
+            F.concat(F.lit("discount_pct "), text("discount_pct"), F.lit(" not in [0, 1)")),
+        ),
+        (
+            "unknown_store",
+            F.col("store_name").isNull(),
+            F.concat(F.lit("store_id "), text("store_id")),
+        ),
+        (
+            "unknown_product",
+            F.col("product_name").isNull(),
+            F.concat(F.lit("product_id "), text("product_id")),
+        ),
+    ]
+    code, failed, why = checks[0]
+    reason, detail = F.when(failed, F.lit(code)), F.when(failed, why)
+    for code, failed, why in checks[1:]:
+        reason, detail = reason.when(failed, F.lit(code)), detail.when(failed, why)
+    return reason, detail
+
+
+def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+    """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid.
+
+    `stores`: store_id, store_name, city, region. `products`: product_id, product_name,
+    brand, product_category. Both are small and broadcast.
+    """
+    joined = (
+        typed(rows)
+        .join(F.broadcast(stores), text("store_id") == F.col("store_id_d"), "left")
+        .join(F.broadcast(products), text("product_id") == F.col("product_id_d"), "left")
+    )
+    reason, detail = _reason()
+    checked = joined.select("*", reason.alias("reason"), detail.alias("detail"))
+    valid = F.col("reason").isNull()
+    transaction_id = F.when(
+        F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
+    ).otherwise(text("transaction_id"))
+    line_no = F.coalesce(
+        F.col("_line_no"),
+        F.when(F.col("derived_id"), F.lit(1)).otherwise(F.col("line_number").cast("int")),
+    )
+    amounts_in = checked.select(
+        "*",
+        F.when(valid, F.col("_quantity")).alias("quantity_t"),
+        F.when(valid, F.col("_price")).alias("unit_price_t"),
+        F.when(valid, F.col("_discount")).cast(RATE).alias("discount_pct_t"),
+    )
+    with_amounts = (
+        amounts_in.withColumnsRenamed(
+            {"quantity": "_q_text", "unit_price": "_p_text", "discount_pct": "_d_text"}
+        )
+        .withColumnsRenamed(
+            {
+                "quantity_t": "quantity",
+                "unit_price_t": "unit_price",
+                "discount_pct_t": "discount_pct",
+            }
+        )
+        .transform(with_line_amounts)
+    )
+    amount_only = F.col("amount_only")
+    return with_amounts.select(
+        F.when(valid, transaction_id).alias("transaction_id"),
+        F.when(valid, line_no).alias("line_no"),
+        "event_ts",
+        F.col("_timestamp").alias("timestamp"),
+        text("store_id").alias("store_id"),
+        text("product_id").alias("product_id"),
+        F.coalesce(normalise_label(F.col("category")), F.col("product_category")).alias("category"),
+        "quantity",
+        F.when(~amount_only, F.col("unit_price")).alias("unit_price"),
+        F.when(~amount_only, F.col("discount_pct")).alias("discount_pct"),
+        normalise_payment(F.col("payment_method")).alias("payment_method"),
+        text("customer_id").alias("customer_id"),
+        F.when(amount_only & valid, F.col("_amount"))
+        .otherwise(F.col("gross_amount"))
+        .cast(MONEY)
+        .alias("gross_amount"),
+        F.when(amount_only & valid, F.lit(0))
+        .otherwise(F.col("discount_amount"))
+        .cast(MONEY)
+        .alias("discount_amount"),
+        F.when(amount_only & valid, F.col("_amount"))
+        .otherwise(F.col("net_amount"))
+        .cast(MONEY)
+        .alias("net_amount"),
+        (F.col("quantity") < 0).alias("is_return"),
+        F.substring(F.col("_timestamp"), 12, 2).try_cast("int").alias("hour"),
+        "store_name",
+        "city",
+        "region",
+        "product_name",
+        "brand",
+        "source_file",
+        F.col("line_number").alias("source_line"),
+        F.when(valid, F.substring(F.col("_timestamp"), 1, 10).try_cast("date")).alias("sale_date"),
+        "reason",
+        "detail",
+        F.when(~valid, F.col("raw_line")).alias("raw_line"),
+        "source_uri",
+    )
+
+
+def rank_duplicates(df: DataFrame) -> DataFrame:
+    """Add `dup_rank`: 1 for the first copy of a (sale_date, transaction_id, line_no) key by
+    (source_file, source_line), 2.. for exact repeats; NULL for quarantined rows.
+
+    Keying by sale_date too lets the partitioned write reuse this sort.
+    """
+    key = Window.partitionBy("sale_date", "transaction_id", "line_no").orderBy(
+        "source_file", "source_line"
+    )
+    return df.withColumn("dup_rank", F.when(F.col("reason").isNull(), F.row_number().over(key)))
+
+
+def transactions_table(df: DataFrame) -> DataFrame:
+    """The curated transactions columns, in contract order."""
+    return df.select(*TRANSACTIONS_COLUMNS)
