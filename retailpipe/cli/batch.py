@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -58,14 +57,14 @@ def date_range(
 
 def batch(
     ctx: typer.Context,
-    date: Optional[str] = typer.Option(None, "--date", help="One business day, YYYY-MM-DD."),  # noqa: UP045
-    first: Optional[str] = typer.Option(None, "--from", help="First business day to process."),  # noqa: UP045
-    last: Optional[str] = typer.Option(None, "--to", help="Last business day to process."),  # noqa: UP045
-    input_uri: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--input", help="Raw CSV file, folder or glob [default: <storage.root>/raw]."
+    date: str | None = typer.Option(None, "--date", help="One business day, YYYY-MM-DD."),
+    first: str | None = typer.Option(None, "--from", help="First business day to process."),
+    last: str | None = typer.Option(None, "--to", help="Last business day to process."),
+    input_uri: str | None = typer.Option(
+        None, "--input", help="Raw CSV file, folder or glob (default: <storage.root>/raw)."
     ),
-    root: Optional[str] = typer.Option(None, "--root", help="Storage root [default: storage.root]"),  # noqa: UP045
-    conf: Optional[list[str]] = typer.Option(  # noqa: UP045
+    root: str | None = typer.Option(None, "--root", help="Storage root (default: storage.root)."),
+    conf: list[str] | None = typer.Option(
         None, "--conf", help="Spark setting key=value (repeatable)."
     ),
 ) -> None:
