@@ -78,7 +78,9 @@ def _valid_line(row: dict[str, str]) -> tuple[dt.datetime, str, str, int, Decima
     return when.astimezone(UTC), row["store_id"], row["transaction_id"], quantity, gross - discount
 
 
-def windows_of(when: dt.datetime, window_s: int, slide_s: int) -> list[tuple[dt.datetime, dt.datetime]]:
+def windows_of(
+    when: dt.datetime, window_s: int, slide_s: int
+) -> list[tuple[dt.datetime, dt.datetime]]:
     """Every [start, start + window) with start a multiple of the slide that holds `when`."""
     epoch = int(when.timestamp())
     start = epoch - epoch % slide_s
