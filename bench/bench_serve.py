@@ -148,8 +148,11 @@ def main() -> int:
            "RETAILPIPE_SPARK__MASTER": "local[2]", "RETAILPIPE_SERVE__PORT": str(port),
            "RETAILPIPE_SERVE__HOST": HOST, "RETAILPIPE_RUNTIME_DIR": str(root / ".runtime")}
     prepare(root, rows, env)
-    server = subprocess.Popen([str(BIN / "retailpipe"), "--quiet", "serve", "batch"], env=env,
-                              stdout=subprocess.DEVNULL)
+    log_path = root / "serve.log"
+    print(f"server log: {log_path}")
+    with log_path.open("wb") as server_log:
+        server = subprocess.Popen([str(BIN / "retailpipe"), "--quiet", "serve", "batch"],
+                                  env=env, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, server)
         kpi_path = "/api/batch/kpis"

@@ -74,6 +74,7 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
         return {"dashboards": chosen, "version": __version__}
 
     app.add_template_filter(_when, "when")
+    app.add_template_filter(_count, "count")
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadRequest, _bad_request)
@@ -100,6 +101,11 @@ def _when(value: str | None) -> str:
     if instant.tzinfo is not None:
         instant = instant.astimezone(dt.UTC)
     return instant.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _count(value: object) -> str:
+    """A whole number with thousands separators ("59,725"); "–" when missing."""
+    return f"{value:,}" if isinstance(value, int) else "–"
 
 
 def _secure(response: Response) -> Response:
