@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import json
 import socket
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,73 @@ def _csv_rows(path: Path) -> list[tuple[str, ...]]:
         reader = csv.reader(handle)
         next(reader)
         return sorted(tuple(row) for row in reader)
+
+
+def daily_oracle(raw_dir: Path) -> dict[dt.date, dict[str, object]]:
+    """daily_sales computed from the raw CSV with the csv module and exact decimals.
+
+    Valid only for raw sets without malformed rows: exact duplicates are dropped by key,
+    late rows count on the date of their own timestamp.
+    """
+    cent = Decimal("0.01")
+    seen: set[tuple[str, str]] = set()
+    days: dict[dt.date, dict[str, object]] = defaultdict(
+        lambda: {
+            "receipts": set(),
+            "lines": 0,
+            "units": 0,
+            "gross": Decimal(0),
+            "discount": Decimal(0),
+            "net": Decimal(0),
+            "returns": Decimal(0),
+        }
+    )
+    for path in sorted(raw_dir.glob("transactions_*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["transaction_id"], row["line_no"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                quantity = int(row["quantity"])
+                gross = (quantity * Decimal(row["unit_price"])).quantize(cent, ROUND_HALF_UP)
+                discount = (gross * Decimal(row["discount_pct"])).quantize(cent, ROUND_HALF_UP)
+                net = gross - discount
+                day = days[dt.date.fromisoformat(row["timestamp"][:10])]
+                day["receipts"].add(row["transaction_id"])  # type: ignore[attr-defined]
+                day["lines"] += 1  # type: ignore[operator]
+                day["units"] += quantity  # type: ignore[operator]
+                day["gross"] += gross  # type: ignore[operator]
+                day["discount"] += discount  # type: ignore[operator]
+                day["net"] += net  # type: ignore[operator]
+                if quantity < 0:
+                    day["returns"] += net  # type: ignore[operator]
+    return {
+        date: {
+            "transactions": len(v["receipts"]),  # type: ignore[arg-type]
+            "lines": v["lines"],
+            "units": v["units"],
+            "gross_revenue": v["gross"],
+            "discount_amount": v["discount"],
+            "net_revenue": v["net"],
+            "return_amount": v["returns"],
+        }
+        for date, v in days.items()
+    }
+
+
+def daily_rows(rows: list[dict[str, object]]) -> dict[dt.date, dict[str, object]]:
+    """daily_sales rows keyed by sale_date, limited to the oracle's columns."""
+    columns = (
+        "transactions",
+        "lines",
+        "units",
+        "gross_revenue",
+        "discount_amount",
+        "net_revenue",
+        "return_amount",
+    )
+    return {row["sale_date"]: {c: row[c] for c in columns} for row in rows}  # type: ignore[misc]
 
 
 def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
@@ -158,3 +227,54 @@ def test_cli_status_and_ls(hdfs_cluster: str, hdfs_settings: Settings, tmp_path:
     stopped = {**env, "RETAILPIPE_HDFS__NAMENODE_PORT": str(free_port())}
     result = runner.invoke(app, ["hdfs", "status"], env=stopped)
     assert result.exit_code == 3
+
+
+@pytest.mark.integration
+def test_batch_with_its_storage_root_on_hdfs_equals_the_oracle(
+    hdfs_cluster: str, hdfs_settings: Settings, spark: object, tmp_path: Path
+) -> None:
+    import pyarrow.dataset as pads
+
+    from retailpipe.batch.job import run_batch
+    from retailpipe.storage import AGGREGATES
+
+    local = Storage(str(tmp_path / "local"))
+    generate(
+        GenerateSettings(
+            days=2,
+            rows_per_day=300,
+            stores=3,
+            products=20,
+            start_date=dt.date(2026, 4, 1),
+            duplicate_rate=0.02,
+            late_rate=0.02,
+            workers=1,
+        ),
+        local,
+    )
+    remote = Storage(f"{hdfs_cluster}/batch-check")
+    hdfs.put(hdfs_settings, local.path("raw"), remote.uri("raw"))
+
+    settings = load_settings(
+        None,
+        {
+            "storage.root": remote.root,
+            "spark.master": "local[2]",
+            "spark.shuffle_partitions": 2,
+            "runtime_dir": str(tmp_path / ".runtime"),
+        },
+    )
+    run_batch(spark, settings)  # type: ignore[arg-type]
+
+    # Read back with Hadoop's own shell and a plain pyarrow reader, not with Spark.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    hdfs.fs_shell(hdfs_settings, "-get", remote.uri("curated"), str(copy), uri=hdfs_cluster)
+    for name in AGGREGATES:
+        assert any((copy / "curated" / name).glob("*.parquet")), f"{name} missing on HDFS"
+    table = pads.dataset(copy / "curated" / "daily_sales", format="parquet").to_table()
+    expected = daily_oracle(local.path("raw"))
+    assert daily_rows(table.to_pylist()) == expected
+    assert str(table.schema.field("net_revenue").type) == "decimal128(18, 2)"
+    runs = hdfs.fs_shell(hdfs_settings, "-ls", remote.uri("runs"), uri=hdfs_cluster)
+    assert "batch-" in runs and ".json" in runs
