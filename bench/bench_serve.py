@@ -47,8 +47,17 @@ def prepare(root: Path, rows_per_day: int, env: dict[str, str]) -> None:
     if (root / "curated" / "daily_sales").exists() and (root / "runs").exists():
         print(f"reusing curated data in {root}")
         return
-    retailpipe("generate", "--days", "30", "--rows-per-day", str(rows_per_day), "--out",
-               str(root), "--force", env=env)
+    retailpipe(
+        "generate",
+        "--days",
+        "30",
+        "--rows-per-day",
+        str(rows_per_day),
+        "--out",
+        str(root),
+        "--force",
+        env=env,
+    )
     retailpipe("batch", env=env)
 
 
@@ -144,46 +153,72 @@ def main() -> int:
     root = base / f"rows{rows}"
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "RETAILPIPE_STORAGE__ROOT": str(root),
-           "RETAILPIPE_SPARK__MASTER": "local[2]", "RETAILPIPE_SERVE__PORT": str(port),
-           "RETAILPIPE_SERVE__HOST": HOST, "RETAILPIPE_RUNTIME_DIR": str(root / ".runtime")}
+    env = {
+        **os.environ,
+        "RETAILPIPE_STORAGE__ROOT": str(root),
+        "RETAILPIPE_SPARK__MASTER": "local[2]",
+        "RETAILPIPE_SERVE__PORT": str(port),
+        "RETAILPIPE_SERVE__HOST": HOST,
+        "RETAILPIPE_RUNTIME_DIR": str(root / ".runtime"),
+    }
     prepare(root, rows, env)
     log_path = root / "serve.log"
     print(f"server log: {log_path}")
     with log_path.open("wb") as server_log:
-        server = subprocess.Popen([str(BIN / "retailpipe"), "--quiet", "serve", "batch"],
-                                  env=env, stdout=server_log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(BIN / "retailpipe"), "--quiet", "serve", "batch"],
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_ready(port, server)
         kpi_path = "/api/batch/kpis"
-        cold = {"kpis (all)": cold_ms(port, kpi_path),
-                "kpis (store+category)": cold_ms(port, kpi_path + "?store=S002&category=grocery"),
-                "daily (all)": cold_ms(port, "/api/batch/daily")}
+        cold = {
+            "kpis (all)": cold_ms(port, kpi_path),
+            "kpis (store+category)": cold_ms(port, kpi_path + "?store=S002&category=grocery"),
+            "daily (all)": cold_ms(port, "/api/batch/daily"),
+        }
         load(port, "/api/health", min(500, requests), clients)  # warm-up
         static = load(port, "/api/health", requests, clients)
         kpis = load(port, kpi_path, requests, clients)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"\nserve bench: 30 days x {rows:,} lines/day, {clients} clients, "
-          f"{requests:,} requests per endpoint, waitress on {HOST}")
+    print(
+        f"\nserve bench: 30 days x {rows:,} lines/day, {clients} clients, "
+        f"{requests:,} requests per endpoint, waitress on {HOST}"
+    )
     for name, ms in cold.items():
         print(f"  first (uncached) {name:24s} {ms:8.1f} ms")
     header = f"  {'endpoint':22s} {'req/s':>9s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} errors"
     print(header)
     for name, figures in (("/api/health (static)", static), (kpi_path, kpis)):
-        print(f"  {name:22s} {figures['throughput']:9.0f} {figures['p50_ms']:8.1f} "
-              f"{figures['p95_ms']:8.1f} {figures['p99_ms']:8.1f} {figures['errors']:.0f}")
+        print(
+            f"  {name:22s} {figures['throughput']:9.0f} {figures['p50_ms']:8.1f} "
+            f"{figures['p95_ms']:8.1f} {figures['p99_ms']:8.1f} {figures['errors']:.0f}"
+        )
     p95_ratio = kpis["p95_ms"] / static["p95_ms"]
     throughput_ratio = kpis["throughput"] / static["throughput"]
     print(f"  ratio p95 kpis/static        {p95_ratio:5.2f}x  (goal <= 2.0)")
     print(f"  ratio throughput kpis/static {throughput_ratio:5.2f}x  (goal >= 0.5)")
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "serve.json").write_text(json.dumps({
-        "rows_per_day": rows, "clients": clients, "requests": requests, "cold_ms": cold,
-        "static": static, "kpis": kpis, "p95_ratio": p95_ratio,
-        "throughput_ratio": throughput_ratio}, indent=2))
+    (out / "serve.json").write_text(
+        json.dumps(
+            {
+                "rows_per_day": rows,
+                "clients": clients,
+                "requests": requests,
+                "cold_ms": cold,
+                "static": static,
+                "kpis": kpis,
+                "p95_ratio": p95_ratio,
+                "throughput_ratio": throughput_ratio,
+            },
+            indent=2,
+        )
+    )
     failed = kpis["errors"] or static["errors"]
     return 1 if failed else 0
 

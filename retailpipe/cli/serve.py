@@ -54,8 +54,9 @@ def _serve(
     if "batch" in dashboards and not batch_metrics.has_data(catalog):
         console.print("no curated data yet: run [bold]retailpipe generate && retailpipe batch[/]")
     if "stream" in dashboards and not stream_metrics.has_data(catalog):
-        console.print("no stream windows yet: run [bold]retailpipe stream[/] and "
-                      "[bold]retailpipe replay[/]")
+        console.print(
+            "no stream windows yet: run [bold]retailpipe stream[/] and [bold]retailpipe replay[/]"
+        )
     console.print(f"JSON API: {base}/api/health · press Ctrl+C to stop")
     run(settings, dashboards, dev=dev)
 

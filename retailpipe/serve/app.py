@@ -152,7 +152,8 @@ def _bad_request(exc: BadRequest) -> Response:
 def _unavailable(exc: DataUnavailable) -> Response:
     log.warning("%s", exc)
     return error_response(
-        503, "data_unavailable" if _wants_json() else "Data unavailable",
+        503,
+        "data_unavailable" if _wants_json() else "Data unavailable",
         "the data is being replaced; try again in a moment",
     )
 
@@ -160,6 +161,7 @@ def _unavailable(exc: DataUnavailable) -> Response:
 def _unexpected(exc: Exception) -> Response:
     log.error("unexpected error on %s", request.path, exc_info=exc)
     return error_response(
-        InternalServerError.code, "internal_error" if _wants_json() else "Internal error",
+        InternalServerError.code,
+        "internal_error" if _wants_json() else "Internal error",
         "something went wrong on the server; the server log has the details",
     )

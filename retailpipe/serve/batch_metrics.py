@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from retailpipe.serve.data import Catalog
+from retailpipe.serve.data import Catalog, DataUnavailable
 from retailpipe.serve.query import CENT, BadRequest, BatchQuery, money, ratio
 from retailpipe.storage import AGGREGATES
 
@@ -43,8 +43,12 @@ class View:
         return self.store is not None or self.category is not None
 
     def echo(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
-                "store": self.store, "category": self.category}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "store": self.store,
+            "category": self.category,
+        }
 
 
 def has_data(catalog: Catalog) -> bool:
@@ -53,9 +57,11 @@ def has_data(catalog: Catalog) -> bool:
 
 def options(catalog: Catalog) -> dict[str, Any]:
     """What the filters can take: the data's date range, the stores and the categories."""
-    return catalog.cached(("options",), ("daily_sales", "daily_store_sales",
-                                         "daily_category_sales", "stores"),
-                          lambda: _options(catalog))
+    return catalog.cached(
+        ("options",),
+        ("daily_sales", "daily_store_sales", "daily_category_sales", "stores"),
+        lambda: _options(catalog),
+    )
 
 
 def _options(catalog: Catalog) -> dict[str, Any]:
@@ -112,10 +118,14 @@ def _kpis(catalog: Catalog, view: View) -> dict[str, Any]:
         "transactions", ["transaction_id", "quantity", "net_amount", "discount_pct"], _where(view)
     )
     if lines is None:
-        lines = pa.table({"transaction_id": pa.array([], pa.string()),
-                          "quantity": pa.array([], pa.int64()),
-                          "net_amount": pa.array([], pa.decimal128(12, 2)),
-                          "discount_pct": pa.array([], pa.decimal128(5, 4))})
+        lines = pa.table(
+            {
+                "transaction_id": pa.array([], pa.string()),
+                "quantity": pa.array([], pa.int64()),
+                "net_amount": pa.array([], pa.decimal128(12, 2)),
+                "discount_pct": pa.array([], pa.decimal128(5, 4)),
+            }
+        )
     net_amount = lines["net_amount"]
     is_return = pc.less(lines["quantity"], 0)
     is_promo = pc.greater(lines["discount_pct"], 0)
@@ -145,16 +155,23 @@ def _grouped(catalog: Catalog, view: View, keys: list[str], units: bool = True) 
     has no store/category filter, else from the line items with the filters pushed down."""
     if view.filtered:
         columns = [*keys, "net_amount", "quantity"]
-        table = catalog.scan("transactions", columns, _where(view))
+        table = _present(catalog.scan("transactions", columns, _where(view)))
         table = table.rename_columns([*keys, "net_revenue", "units"])
     else:
         name = AGGREGATE_FOR[keys[-1]]
         columns = [*dict.fromkeys(["sale_date", *keys]), "net_revenue"]
         columns += ["units"] if units else []
-        table = catalog.table(name, columns).filter(_where(view))
+        table = _present(catalog.table(name, columns)).filter(_where(view))
     measures = [("net_revenue", "sum")] + ([("units", "sum")] if units else [])
     grouped = table.group_by(keys).aggregate(measures)
     return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+
+
+def _present(table: pa.Table | None) -> pa.Table:
+    """A dataset that `has_data` vouched for; gone since then means it is being replaced."""
+    if table is None:
+        raise DataUnavailable("a curated dataset disappeared while being read")
+    return table
 
 
 def _rows(table: pa.Table, sort: str = "net_revenue") -> list[dict[str, Any]]:
@@ -166,73 +183,115 @@ def _rows(table: pa.Table, sort: str = "net_revenue") -> list[dict[str, Any]]:
 def daily(catalog: Catalog, view: View) -> list[dict[str, Any]]:
     """Net revenue per day of the view, next to the matching day of the previous period of
     the same length (null where that day is before the data starts)."""
+
     def compute() -> list[dict[str, Any]]:
         days = (view.end - view.start).days + 1
-        previous = View(view.start - dt.timedelta(days=days), view.start - dt.timedelta(days=1),
-                        view.store, view.category)
+        previous = View(
+            view.start - dt.timedelta(days=days),
+            view.start - dt.timedelta(days=1),
+            view.store,
+            view.category,
+        )
         first = dt.date.fromisoformat(options(catalog)["min_date"])
-        now = {r["sale_date"]: r["net_revenue"] for r in _grouped(catalog, view, ["sale_date"])
-               .to_pylist()}
-        before = {r["sale_date"]: r["net_revenue"] for r in _grouped(
-            catalog, previous, ["sale_date"]).to_pylist()}
+        now = {
+            r["sale_date"]: r["net_revenue"]
+            for r in _grouped(catalog, view, ["sale_date"]).to_pylist()
+        }
+        before = {
+            r["sale_date"]: r["net_revenue"]
+            for r in _grouped(catalog, previous, ["sale_date"]).to_pylist()
+        }
         out = []
         for i in range(days):
             day, prior = view.start + dt.timedelta(days=i), previous.start + dt.timedelta(days=i)
-            out.append({
-                "sale_date": day.isoformat(),
-                "net_revenue": money(now.get(day)),
-                "previous_date": prior.isoformat(),
-                "previous_net_revenue": money(before.get(prior)) if prior >= first else None,
-            })
+            out.append(
+                {
+                    "sale_date": day.isoformat(),
+                    "net_revenue": money(now.get(day)),
+                    "previous_date": prior.isoformat(),
+                    "previous_net_revenue": money(before.get(prior)) if prior >= first else None,
+                }
+            )
         return out
+
     return catalog.cached(("daily", view), BATCH_DATASETS, compute)
 
 
 def stores(catalog: Catalog, view: View) -> list[dict[str, Any]]:
     def compute() -> list[dict[str, Any]]:
         names = catalog.names("stores", "store_id", "store_name")
-        return [{"store_id": r["store_id"], "store_name": names.get(r["store_id"], r["store_id"]),
-                 "net_revenue": money(r["net_revenue"]), "units": r["units"]}
-                for r in _rows(_grouped(catalog, view, ["store_id"]))]
+        return [
+            {
+                "store_id": r["store_id"],
+                "store_name": names.get(r["store_id"], r["store_id"]),
+                "net_revenue": money(r["net_revenue"]),
+                "units": r["units"],
+            }
+            for r in _rows(_grouped(catalog, view, ["store_id"]))
+        ]
+
     return catalog.cached(("stores", view), BATCH_DATASETS, compute)
 
 
 def categories(catalog: Catalog, view: View) -> list[dict[str, Any]]:
     def compute() -> list[dict[str, Any]]:
-        return [{"category": r["category"], "net_revenue": money(r["net_revenue"]),
-                 "units": r["units"]} for r in _rows(_grouped(catalog, view, ["category"]))]
+        return [
+            {"category": r["category"], "net_revenue": money(r["net_revenue"]), "units": r["units"]}
+            for r in _rows(_grouped(catalog, view, ["category"]))
+        ]
+
     return catalog.cached(("categories", view), BATCH_DATASETS, compute)
 
 
 def products(catalog: Catalog, view: View, limit: int) -> list[dict[str, Any]]:
     """The `limit` products with the highest net revenue (ties by product id)."""
+
     def compute() -> list[dict[str, Any]]:
         names = catalog.names("products", "product_id", "product_name")
         rows = _rows(_grouped(catalog, view, ["product_id"]))[:limit]
-        return [{"product_id": r["product_id"],
-                 "product_name": names.get(r["product_id"], r["product_id"]),
-                 "net_revenue": money(r["net_revenue"]), "units": r["units"]} for r in rows]
+        return [
+            {
+                "product_id": r["product_id"],
+                "product_name": names.get(r["product_id"], r["product_id"]),
+                "net_revenue": money(r["net_revenue"]),
+                "units": r["units"],
+            }
+            for r in rows
+        ]
+
     return catalog.cached(("products", view, limit), BATCH_DATASETS, compute)
 
 
 def payments(catalog: Catalog, view: View) -> list[dict[str, Any]]:
     """Net revenue per payment method and its share of the total."""
+
     def compute() -> list[dict[str, Any]]:
         rows = _rows(_grouped(catalog, view, ["payment_method"], units=False))
         total = sum((_decimal(r["net_revenue"]) for r in rows), Decimal(0))
-        return [{"payment_method": r["payment_method"], "net_revenue": money(r["net_revenue"]),
-                 "share": ratio(_decimal(r["net_revenue"]), total)} for r in rows]
+        return [
+            {
+                "payment_method": r["payment_method"],
+                "net_revenue": money(r["net_revenue"]),
+                "share": ratio(_decimal(r["net_revenue"]), total),
+            }
+            for r in rows
+        ]
+
     return catalog.cached(("payments", view), BATCH_DATASETS, compute)
 
 
 def heatmap(catalog: Catalog, view: View) -> list[dict[str, Any]]:
     """Net revenue per weekday (0 = Monday) x local hour, all 7 x 24 cells."""
+
     def compute() -> list[dict[str, Any]]:
         cells = {(w, h): Decimal(0) for w in range(7) for h in range(24)}
         for row in _grouped(catalog, view, ["sale_date", "hour"], units=False).to_pylist():
             cells[(row["sale_date"].weekday(), int(row["hour"]))] += _decimal(row["net_revenue"])
-        return [{"weekday": w, "weekday_name": WEEKDAYS[w], "hour": h, "net_revenue": money(v)}
-                for (w, h), v in cells.items()]
+        return [
+            {"weekday": w, "weekday_name": WEEKDAYS[w], "hour": h, "net_revenue": money(v)}
+            for (w, h), v in cells.items()
+        ]
+
     return catalog.cached(("heatmap", view), BATCH_DATASETS, compute)
 
 
@@ -255,6 +314,7 @@ def quality(catalog: Catalog) -> dict[str, Any] | None:
         "duplicates": counts.get("duplicates"),
         "by_reason": dict(sorted(counts.get("by_reason", {}).items())),
         "rejected_files": run.get("rejected_files", []),
-        "latest_attempt": None if latest is None or latest.get("run_id") == run.get("run_id")
+        "latest_attempt": None
+        if latest is None or latest.get("run_id") == run.get("run_id")
         else {"run_id": latest.get("run_id"), "status": latest.get("status")},
     }

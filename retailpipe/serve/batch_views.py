@@ -19,8 +19,7 @@ PRODUCT_LIMIT = 10
 
 # chart name -> (rows for a view, CSV columns)
 CHARTS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]] = {
-    "daily": (metrics.daily, ("sale_date", "net_revenue", "previous_date",
-                              "previous_net_revenue")),
+    "daily": (metrics.daily, ("sale_date", "net_revenue", "previous_date", "previous_net_revenue")),
     "stores": (metrics.stores, ("store_id", "store_name", "net_revenue", "units")),
     "categories": (metrics.categories, ("category", "net_revenue", "units")),
     "products": (metrics.products, ("product_id", "product_name", "net_revenue", "units")),
@@ -46,8 +45,12 @@ def _chart_rows(name: str) -> tuple[metrics.View, list[dict[str, Any]]]:
 def page() -> Response | str:
     cat = catalog()
     if not metrics.has_data(cat):
-        return render_template("nodata.html", dashboard="batch", command=(
-            "retailpipe generate && retailpipe batch"), what="curated sales data"), 200
+        return render_template(
+            "nodata.html",
+            dashboard="batch",
+            command=("retailpipe generate && retailpipe batch"),
+            what="curated sales data",
+        )
     view = _view()
     return render_template(
         "batch.html",

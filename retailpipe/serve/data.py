@@ -65,8 +65,9 @@ def fingerprint(path: Path) -> Fingerprint | None:
                 st = os.stat(os.path.join(dirpath, name))
             except OSError:  # removed while we looked: the next check sees the new version
                 continue
-            entries.append((os.path.relpath(os.path.join(dirpath, name), path), st.st_size,
-                            st.st_mtime_ns))
+            entries.append(
+                (os.path.relpath(os.path.join(dirpath, name), path), st.st_size, st.st_mtime_ns)
+            )
     if not entries:
         return None
     return (root.st_ino, tuple(entries))
@@ -171,13 +172,15 @@ class Catalog:
 
     def latest_run(self, job: str, status: str | None = None) -> dict[str, Any] | None:
         """The newest `runs/<job>-<run_id>.json` manifest (optionally with that status)."""
-        return self.cached(("run", job, status), ("runs",), lambda: _latest_run(
-            self.path("runs"), job, status))
+        return self.cached(
+            ("run", job, status), ("runs",), lambda: _latest_run(self.path("runs"), job, status)
+        )
 
     def names(self, dataset: str, key: str, name: str) -> dict[str, str]:
         """id -> display name from a dimension CSV (stores/products); {} when it is absent."""
-        return self.cached(("names", dataset), (dataset,), lambda: _names(
-            self.path(dataset), key, name))
+        return self.cached(
+            ("names", dataset), (dataset,), lambda: _names(self.path(dataset), key, name)
+        )
 
 
 def _file_fingerprint(path: Path) -> Fingerprint | None:
@@ -195,7 +198,8 @@ def _latest_run(runs: Path, job: str, status: str | None) -> dict[str, Any] | No
     """Run ids sort by time, so the newest manifest is the last name in lexical order."""
     try:
         names = sorted(
-            p.name for p in runs.iterdir()
+            p.name
+            for p in runs.iterdir()
             if p.name.startswith(f"{job}-") and p.name.endswith(".json")
         )
     except OSError:

@@ -15,8 +15,9 @@ from retailpipe.serve.app import error_response
 def csv_response(filename: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Response:
     """`rows` as a CSV attachment with a header row (money as exact decimal strings)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})

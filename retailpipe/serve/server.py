@@ -57,7 +57,14 @@ def run(settings: Settings, dashboards: Iterable[str], *, dev: bool = False) -> 
         return
     from waitress import serve
 
-    log.info("serving on http://%s:%d with waitress (%d threads)", host, port,
-             settings.serve.threads)
-    serve(app, host=host, port=port, threads=settings.serve.threads, ident="retailpipe",
-          clear_untrusted_proxy_headers=True)
+    log.info(
+        "serving on http://%s:%d with waitress (%d threads)", host, port, settings.serve.threads
+    )
+    serve(
+        app,
+        host=host,
+        port=port,
+        threads=settings.serve.threads,
+        ident="retailpipe",
+        clear_untrusted_proxy_headers=True,
+    )

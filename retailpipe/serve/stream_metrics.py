@@ -43,8 +43,9 @@ def latest_end(table: pa.Table) -> Any:
     if totals.num_rows == 0:
         totals = table
     newest_start = pc.max(totals["window_start"])
-    return pc.min(pc.filter(totals["window_end"],
-                            pc.greater(totals["window_end"], newest_start))).as_py()
+    return pc.min(
+        pc.filter(totals["window_end"], pc.greater(totals["window_end"], newest_start))
+    ).as_py()
 
 
 def _window_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -64,19 +65,24 @@ def _window_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _latest_rows(table: pa.Table) -> list[dict[str, Any]]:
     end = latest_end(table)
-    return table.filter(pc.field("window_end") == pa.scalar(end, table["window_end"].type)) \
-        .select(WINDOW_COLUMNS).to_pylist()
+    return (
+        table.filter(pc.field("window_end") == pa.scalar(end, table["window_end"].type))
+        .select(WINDOW_COLUMNS)
+        .to_pylist()
+    )
 
 
 def summary(catalog: Catalog) -> dict[str, Any]:
     """KPIs of the latest window, freshness, watermark, late and dead-lettered counts."""
+
     def compute() -> dict[str, Any]:
         table = _windows(catalog)
         rows = _latest_rows(table)
         total = next((r for r in rows if r["store_id"] == ALL_STORES), None)
         run = catalog.latest_run("stream") or {}
-        updated = pc.max(table["updated_at"]).as_py() if "updated_at" in table.column_names \
-            else None
+        updated = (
+            pc.max(table["updated_at"]).as_py() if "updated_at" in table.column_names else None
+        )
         return {
             "latest_window": _window_row(total) if total else None,
             "stores_in_window": sum(1 for r in rows if r["store_id"] != ALL_STORES),
@@ -88,6 +94,7 @@ def summary(catalog: Catalog) -> dict[str, Any]:
             "late_events": _late_events(catalog, run),
             "dead_letter_events": _dead_letters(catalog, run),
         }
+
     return catalog.cached(("stream-summary",), STREAM_DATASETS, compute)
 
 
@@ -108,27 +115,36 @@ def _dead_letters(catalog: Catalog, run: dict[str, Any]) -> int | None:
 
 def leaderboard(catalog: Catalog) -> list[dict[str, Any]]:
     """Stores in the latest window by net revenue (ties by store id)."""
+
     def compute() -> list[dict[str, Any]]:
         names = catalog.names("stores", "store_id", "store_name")
         rows = [r for r in _latest_rows(_windows(catalog)) if r["store_id"] != ALL_STORES]
         rows.sort(key=lambda r: (-Decimal(r["net_revenue"]), r["store_id"]))
-        return [{"rank": i, "store_name": names.get(r["store_id"], r["store_id"]),
-                 **_window_row(r)} for i, r in enumerate(rows, start=1)]
+        return [
+            {"rank": i, "store_name": names.get(r["store_id"], r["store_id"]), **_window_row(r)}
+            for i, r in enumerate(rows, start=1)
+        ]
+
     return catalog.cached(("stream-leaderboard",), STREAM_DATASETS, compute)
 
 
 def series(catalog: Catalog, hours: int, top: int) -> dict[str, Any]:
     """Rolling one-hour net revenue by window end over the last `hours`: all stores, and the
     `top` stores of the latest window."""
+
     def compute() -> dict[str, Any]:
         table = _windows(catalog)
         end = latest_end(table)
         end_type = table["window_end"].type
         since = end - dt.timedelta(hours=hours)
-        recent = table.filter(
-            (pc.field("window_end") <= pa.scalar(end, end_type))
-            & (pc.field("window_end") > pa.scalar(since, end_type))
-        ).select(["window_end", "store_id", "net_revenue"]).sort_by("window_end")
+        recent = (
+            table.filter(
+                (pc.field("window_end") <= pa.scalar(end, end_type))
+                & (pc.field("window_end") > pa.scalar(since, end_type))
+            )
+            .select(["window_end", "store_id", "net_revenue"])
+            .sort_by("window_end")
+        )
         leaders = [r["store_id"] for r in leaderboard(catalog)[:top]]
         names = catalog.names("stores", "store_id", "store_name")
         points: dict[str, list[dict[str, Any]]] = {s: [] for s in [ALL_STORES, *leaders]}
@@ -140,7 +156,9 @@ def series(catalog: Catalog, hours: int, top: int) -> dict[str, Any]:
         return {
             "hours": hours,
             "total": points[ALL_STORES],
-            "stores": [{"store_id": s, "store_name": names.get(s, s), "points": points[s]}
-                       for s in leaders],
+            "stores": [
+                {"store_id": s, "store_name": names.get(s, s), "points": points[s]} for s in leaders
+            ],
         }
+
     return catalog.cached(("stream-series", hours, top), STREAM_DATASETS, compute)

@@ -18,8 +18,17 @@ NO_DATA_FIX = (
     "run `retailpipe kafka up`, `retailpipe stream` and `retailpipe replay --shift-to-now`; "
     "this page updates by itself"
 )
-LEADERBOARD_COLUMNS = ("rank", "store_id", "store_name", "window_start", "window_end",
-                       "transactions", "units", "net_revenue", "avg_basket")
+LEADERBOARD_COLUMNS = (
+    "rank",
+    "store_id",
+    "store_name",
+    "window_start",
+    "window_end",
+    "transactions",
+    "units",
+    "net_revenue",
+    "avg_basket",
+)
 
 
 def _series_params() -> tuple[int, int]:
@@ -79,5 +88,6 @@ def leaderboard() -> Response:
 def leaderboard_csv() -> Response:
     if not metrics.has_data(catalog()):
         return no_data("stream windows", NO_DATA_FIX)
-    return csv_response("stream_leaderboard.csv", metrics.leaderboard(catalog()),
-                        LEADERBOARD_COLUMNS)
+    return csv_response(
+        "stream_leaderboard.csv", metrics.leaderboard(catalog()), LEADERBOARD_COLUMNS
+    )

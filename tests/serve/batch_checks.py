@@ -27,21 +27,34 @@ def sorted_by_revenue(table: dict[Any, tuple[Decimal, int]]) -> list[tuple[Any, 
     return rows
 
 
-def check_view(client: FlaskClient, all_lines: list[Line], start: dt.date | None = None,
-               end: dt.date | None = None, store: str | None = None,
-               category: str | None = None) -> None:
+def check_view(
+    client: FlaskClient,
+    all_lines: list[Line],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    store: str | None = None,
+    category: str | None = None,
+) -> None:
     """Every KPI and chart series of one view equals the oracle's."""
     first = min(x.sale_date for x in all_lines)
     last = max(x.sale_date for x in all_lines)
     lo, hi = start or first, end or last
-    params = {"start": start and start.isoformat(), "end": end and end.isoformat(),
-              "store": store, "category": category}
+    params = {
+        "start": start and start.isoformat(),
+        "end": end and end.isoformat(),
+        "store": store,
+        "category": category,
+    }
     view = oracle.select(all_lines, lo, hi, store, category)
     assert view, "the test view must hold some lines"
 
     body = get(client, "/api/batch/kpis", **params)
-    assert body["filters"] == {"start": lo.isoformat(), "end": hi.isoformat(),
-                               "store": store, "category": category}
+    assert body["filters"] == {
+        "start": lo.isoformat(),
+        "end": hi.isoformat(),
+        "store": store,
+        "category": category,
+    }
     got = {k: v for k, v in body["kpis"].items() if k != "quarantined_last_run"}
     assert got == oracle.kpis(view)
 
@@ -49,23 +62,31 @@ def check_view(client: FlaskClient, all_lines: list[Line], start: dt.date | None
     daily = get(client, "/api/batch/daily", **params)["rows"]
     by_day = oracle.by(view, lambda x: x.sale_date)
     previous = oracle.by(
-        oracle.select(all_lines, lo - dt.timedelta(days=days), lo - dt.timedelta(days=1),
-                      store, category), lambda x: x.sale_date)
+        oracle.select(
+            all_lines, lo - dt.timedelta(days=days), lo - dt.timedelta(days=1), store, category
+        ),
+        lambda x: x.sale_date,
+    )
     expected_daily = []
     for i in range(days):
         day, prior = lo + dt.timedelta(days=i), lo - dt.timedelta(days=days - i)
-        expected_daily.append({
-            "sale_date": day.isoformat(),
-            "net_revenue": money(by_day.get(day, (Decimal(0), 0))[0]),
-            "previous_date": prior.isoformat(),
-            "previous_net_revenue": money(previous.get(prior, (Decimal(0), 0))[0])
-            if prior >= first else None,
-        })
+        expected_daily.append(
+            {
+                "sale_date": day.isoformat(),
+                "net_revenue": money(by_day.get(day, (Decimal(0), 0))[0]),
+                "previous_date": prior.isoformat(),
+                "previous_net_revenue": money(previous.get(prior, (Decimal(0), 0))[0])
+                if prior >= first
+                else None,
+            }
+        )
     assert daily == expected_daily
 
-    for chart, key, attr in (("stores", "store_id", "store_id"),
-                             ("categories", "category", "category"),
-                             ("products", "product_id", "product_id")):
+    for chart, key, attr in (
+        ("stores", "store_id", "store_id"),
+        ("categories", "category", "category"),
+        ("products", "product_id", "product_id"),
+    ):
         rows = get(client, f"/api/batch/{chart}", **params)["rows"]
         expected = sorted_by_revenue(oracle.by(view, lambda x, a=attr: getattr(x, a)))
         if chart == "products":
@@ -76,7 +97,8 @@ def check_view(client: FlaskClient, all_lines: list[Line], start: dt.date | None
     pay = sorted_by_revenue(oracle.by(view, lambda x: x.payment_method))
     total = sum(net for _, net, _ in pay)
     assert [(r["payment_method"], r["net_revenue"], r["share"]) for r in payments] == [
-        (k, money(net), oracle.ratio(net, total)) for k, net, _ in pay]
+        (k, money(net), oracle.ratio(net, total)) for k, net, _ in pay
+    ]
 
     heat = get(client, "/api/batch/heatmap", **params)["rows"]
     cells = oracle.by(view, lambda x: (x.sale_date.weekday(), x.hour))

@@ -19,8 +19,16 @@ from tests.serve import oracle
 from tests.serve.curated import copy_dimensions, write_curated
 
 GENERATE = GenerateSettings(
-    days=4, start_date=dt.date(2026, 3, 2), stores=4, products=40, rows_per_day=400, seed=11,
-    bad_row_rate=0.01, duplicate_rate=0.01, late_rate=0.01, workers=1,
+    days=4,
+    start_date=dt.date(2026, 3, 2),
+    stores=4,
+    products=40,
+    rows_per_day=400,
+    seed=11,
+    bad_row_rate=0.01,
+    duplicate_rate=0.01,
+    late_rate=0.01,
+    workers=1,
 )
 
 
@@ -38,8 +46,9 @@ def lines(raw_root: Path) -> list[oracle.Line]:
 
 
 @pytest.fixture(scope="session")
-def curated_root(raw_root: Path, lines: list[oracle.Line],
-                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+def curated_root(
+    raw_root: Path, lines: list[oracle.Line], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A storage root holding curated Parquet shaped like the batch job's output."""
     root = tmp_path_factory.mktemp("serve-curated")
     storage = Storage(str(root))

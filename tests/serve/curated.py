@@ -23,27 +23,30 @@ MONEY_SUM = pa.decimal128(18, 2)
 
 
 def _transactions(lines: list[Line]) -> pa.Table:
-    return pa.table({
-        "transaction_id": [x.transaction_id for x in lines],
-        "line_no": pa.array([x.line_no for x in lines], pa.int32()),
-        "store_id": [x.store_id for x in lines],
-        "product_id": [x.product_id for x in lines],
-        "category": [x.category for x in lines],
-        "quantity": pa.array([x.quantity for x in lines], pa.int32()),
-        "unit_price": pa.array([x.unit_price for x in lines], MONEY),
-        "discount_pct": pa.array([x.discount_pct for x in lines], pa.decimal128(5, 4)),
-        "payment_method": [x.payment_method for x in lines],
-        "gross_amount": pa.array([x.gross for x in lines], MONEY),
-        "discount_amount": pa.array([x.discount for x in lines], MONEY),
-        "net_amount": pa.array([x.net for x in lines], MONEY),
-        "is_return": [x.quantity < 0 for x in lines],
-        "hour": pa.array([x.hour for x in lines], pa.int32()),
-        "sale_date": pa.array([x.sale_date for x in lines], pa.date32()),
-    })
+    return pa.table(
+        {
+            "transaction_id": [x.transaction_id for x in lines],
+            "line_no": pa.array([x.line_no for x in lines], pa.int32()),
+            "store_id": [x.store_id for x in lines],
+            "product_id": [x.product_id for x in lines],
+            "category": [x.category for x in lines],
+            "quantity": pa.array([x.quantity for x in lines], pa.int32()),
+            "unit_price": pa.array([x.unit_price for x in lines], MONEY),
+            "discount_pct": pa.array([x.discount_pct for x in lines], pa.decimal128(5, 4)),
+            "payment_method": [x.payment_method for x in lines],
+            "gross_amount": pa.array([x.gross for x in lines], MONEY),
+            "discount_amount": pa.array([x.discount for x in lines], MONEY),
+            "net_amount": pa.array([x.net for x in lines], MONEY),
+            "is_return": [x.quantity < 0 for x in lines],
+            "hour": pa.array([x.hour for x in lines], pa.int32()),
+            "sale_date": pa.array([x.sale_date for x in lines], pa.date32()),
+        }
+    )
 
 
-def _aggregate(lines: list[Line], keys: tuple[str, ...], receipts: bool = True,
-               units: bool = True) -> pa.Table:
+def _aggregate(
+    lines: list[Line], keys: tuple[str, ...], receipts: bool = True, units: bool = True
+) -> pa.Table:
     groups: dict[tuple[Any, ...], list[Line]] = defaultdict(list)
     for x in lines:
         groups[tuple(getattr(x, k) for k in keys)].append(x)
@@ -57,8 +60,12 @@ def _aggregate(lines: list[Line], keys: tuple[str, ...], receipts: bool = True,
             row["units"] = sum(x.quantity for x in members)
         row["net_revenue"] = sum((x.net for x in members), Decimal(0))
         rows.append(row)
-    schema = [pa.field(k, pa.date32() if k == "sale_date" else (
-        pa.int32() if k == "hour" else pa.string())) for k in keys]
+    schema = [
+        pa.field(
+            k, pa.date32() if k == "sale_date" else (pa.int32() if k == "hour" else pa.string())
+        )
+        for k in keys
+    ]
     schema += [pa.field("transactions", pa.int64())] if receipts else []
     schema += [pa.field("lines", pa.int64())]
     schema += [pa.field("units", pa.int64())] if units else []
@@ -66,12 +73,19 @@ def _aggregate(lines: list[Line], keys: tuple[str, ...], receipts: bool = True,
     return pa.Table.from_pylist(rows, schema=pa.schema(schema))
 
 
-def write_curated(storage: Storage, lines: list[Line], run: dict[str, Any] | None = None,
-                  partition_aggregates: bool = False) -> None:
+def write_curated(
+    storage: Storage,
+    lines: list[Line],
+    run: dict[str, Any] | None = None,
+    partition_aggregates: bool = False,
+) -> None:
     """Transactions partitioned by sale_date, the six aggregates and a batch run manifest."""
-    pq.write_to_dataset(_transactions(lines), storage.path("transactions"),
-                        partition_cols=["sale_date"],
-                        existing_data_behavior="delete_matching")
+    pq.write_to_dataset(
+        _transactions(lines),
+        storage.path("transactions"),
+        partition_cols=["sale_date"],
+        existing_data_behavior="delete_matching",
+    )
     aggregates = {
         "daily_sales": _aggregate(lines, ("sale_date",)),
         "daily_store_sales": _aggregate(lines, ("sale_date", "store_id")),
@@ -84,21 +98,43 @@ def write_curated(storage: Storage, lines: list[Line], run: dict[str, Any] | Non
         target = storage.path(name)
         target.mkdir(parents=True, exist_ok=True)
         if partition_aggregates:
-            pq.write_to_dataset(table, target, partition_cols=["sale_date"],
-                                existing_data_behavior="delete_matching")
+            pq.write_to_dataset(
+                table,
+                target,
+                partition_cols=["sale_date"],
+                existing_data_behavior="delete_matching",
+            )
         else:
             pq.write_table(table, target / "part-00000.parquet")
-    write_run(storage, run or {"status": "succeeded", "counts": {
-        "rows_read": len(lines) + 3, "valid": len(lines), "quarantined": 2, "duplicates": 1,
-        "by_reason": {"bad_number": 1, "malformed_row": 1}}})
+    write_run(
+        storage,
+        run
+        or {
+            "status": "succeeded",
+            "counts": {
+                "rows_read": len(lines) + 3,
+                "valid": len(lines),
+                "quarantined": 2,
+                "duplicates": 1,
+                "by_reason": {"bad_number": 1, "malformed_row": 1},
+            },
+        },
+    )
 
 
-def write_run(storage: Storage, fields: dict[str, Any], run_id: str | None = None,
-              job: str = "batch") -> str:
+def write_run(
+    storage: Storage, fields: dict[str, Any], run_id: str | None = None, job: str = "batch"
+) -> str:
     now = dt.datetime.now(dt.UTC)
     run_id = run_id or now.strftime("%Y%m%dT%H%M%SZ") + "-" + f"{now.microsecond:06x}"[-6:]
-    body = {"job": job, "run_id": run_id, "started_at": now.isoformat(),
-            "finished_at": now.isoformat(), "duration_s": 1.5, **fields}
+    body = {
+        "job": job,
+        "run_id": run_id,
+        "started_at": now.isoformat(),
+        "finished_at": now.isoformat(),
+        "duration_s": 1.5,
+        **fields,
+    }
     runs = storage.path("runs")
     runs.mkdir(parents=True, exist_ok=True)
     tmp = runs / f".{job}-{run_id}.json.tmp"

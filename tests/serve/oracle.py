@@ -66,8 +66,19 @@ def _parse(row: list[str], header: list[str]) -> Line | None:
         return None
     if ts.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1):
         return None
-    return Line(f["transaction_id"], line_no, ts, f["store_id"], f["product_id"], f["category"],
-                quantity, price, pct, f["payment_method"], f["customer_id"])
+    return Line(
+        f["transaction_id"],
+        line_no,
+        ts,
+        f["store_id"],
+        f["product_id"],
+        f["category"],
+        quantity,
+        price,
+        pct,
+        f["payment_method"],
+        f["customer_id"],
+    )
 
 
 def load_lines(root: Path) -> list[Line]:
@@ -106,10 +117,16 @@ def ratio(num: Decimal, den: Decimal) -> str | None:
     return None if not den else str((num / den).quantize(RATIO, rounding=ROUND_HALF_UP))
 
 
-def select(lines: Iterable[Line], start: dt.date, end: dt.date, store: str | None = None,
-           category: str | None = None) -> list[Line]:
+def select(
+    lines: Iterable[Line],
+    start: dt.date,
+    end: dt.date,
+    store: str | None = None,
+    category: str | None = None,
+) -> list[Line]:
     return [
-        x for x in lines
+        x
+        for x in lines
         if start <= x.sale_date <= end
         and (store is None or x.store_id == store)
         and (category is None or x.category == category)

@@ -56,17 +56,30 @@ def windows(events: list[Event]) -> pa.Table:
             for store in (e.store_id, "ALL"):
                 cells.setdefault((start, store), []).append(e)
             start -= SLIDE
-    rows = [{
-        "window_start": start, "window_end": start + WINDOW, "store_id": store,
-        "transactions": len({e.transaction_id for e in members}),
-        "units": sum(e.units for e in members),
-        "net_revenue": sum((e.net for e in members), Decimal(0)),
-        "updated_at": max(e.time for e in events),
-    } for (start, store), members in sorted(cells.items())]
+    rows = [
+        {
+            "window_start": start,
+            "window_end": start + WINDOW,
+            "store_id": store,
+            "transactions": len({e.transaction_id for e in members}),
+            "units": sum(e.units for e in members),
+            "net_revenue": sum((e.net for e in members), Decimal(0)),
+            "updated_at": max(e.time for e in events),
+        }
+        for (start, store), members in sorted(cells.items())
+    ]
     ts = pa.timestamp("us", tz="UTC")
-    schema = pa.schema([("window_start", ts), ("window_end", ts), ("store_id", pa.string()),
-                        ("transactions", pa.int64()), ("units", pa.int64()),
-                        ("net_revenue", pa.decimal128(18, 2)), ("updated_at", ts)])
+    schema = pa.schema(
+        [
+            ("window_start", ts),
+            ("window_end", ts),
+            ("store_id", pa.string()),
+            ("transactions", pa.int64()),
+            ("units", pa.int64()),
+            ("net_revenue", pa.decimal128(18, 2)),
+            ("updated_at", ts),
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -85,18 +98,34 @@ def write_stream(storage: Storage, events: list[Event], late: int = 3, dead: int
     _publish(windows(events), storage.path("stream"))
     ts = pa.timestamp("us", tz="UTC")
     start = _floor(max(e.time for e in events))
-    _publish(pa.table({"window_start": pa.array([start] * late, ts),
-                       "window_end": pa.array([start + WINDOW] * late, ts),
-                       "store_id": ["S001"] * late,
-                       "late_events": pa.array([1] * late, pa.int64())}),
-             storage.path("stream_late"))
-    _publish(pa.table({"raw": ["{bad json"] * dead, "reason": ["malformed_json"] * dead}),
-             storage.path("stream_dead_letter"))
-    write_run(storage, {"status": "running", "updated_at": max(e.time for e in events).isoformat(),
-                        "watermark": (max(e.time for e in events) - dt.timedelta(minutes=10))
-                        .isoformat(), "events": len(events), "late_events": late,
-                        "dead_letter_events": dead},
-              run_id="20260101T000000Z-abcdef", job="stream")
+    _publish(
+        pa.table(
+            {
+                "window_start": pa.array([start] * late, ts),
+                "window_end": pa.array([start + WINDOW] * late, ts),
+                "store_id": ["S001"] * late,
+                "late_events": pa.array([1] * late, pa.int64()),
+            }
+        ),
+        storage.path("stream_late"),
+    )
+    _publish(
+        pa.table({"raw": ["{bad json"] * dead, "reason": ["malformed_json"] * dead}),
+        storage.path("stream_dead_letter"),
+    )
+    write_run(
+        storage,
+        {
+            "status": "running",
+            "updated_at": max(e.time for e in events).isoformat(),
+            "watermark": (max(e.time for e in events) - dt.timedelta(minutes=10)).isoformat(),
+            "events": len(events),
+            "late_events": late,
+            "dead_letter_events": dead,
+        },
+        run_id="20260101T000000Z-abcdef",
+        job="stream",
+    )
 
 
 def trailing_window(events: list[Event]) -> tuple[dt.datetime, dt.datetime]:
@@ -105,6 +134,7 @@ def trailing_window(events: list[Event]) -> tuple[dt.datetime, dt.datetime]:
     return end - WINDOW, end
 
 
-def in_window(events: list[Event], start: dt.datetime, end: dt.datetime,
-              store: str | None = None) -> list[Event]:
+def in_window(
+    events: list[Event], start: dt.datetime, end: dt.datetime, store: str | None = None
+) -> list[Event]:
     return [e for e in events if start <= e.time < end and (store is None or e.store_id == store)]

@@ -39,7 +39,10 @@ def test_quarantined_tile_and_quality_panel_come_from_the_latest_run(
     assert get(client, "/api/batch/kpis")["kpis"]["quarantined_last_run"] == 2
     quality = get(client, "/api/batch/quality")["quality"]
     assert (quality["rows_read"], quality["quarantined"], quality["duplicates"]) == (
-        quality["valid"] + 3, 2, 1)
+        quality["valid"] + 3,
+        2,
+        1,
+    )
     assert quality["by_reason"] == {"bad_number": 1, "malformed_row": 1}
 
 
@@ -64,12 +67,12 @@ def test_no_data_page_names_the_command(tmp_path: Path) -> None:
     assert "retailpipe batch" in api.get_json()["fix"]
 
 
-def test_new_data_is_picked_up_without_restart(tmp_path: Path,
-                                               lines: list[oracle.Line]) -> None:
+def test_new_data_is_picked_up_without_restart(tmp_path: Path, lines: list[oracle.Line]) -> None:
     storage = Storage(str(tmp_path))
     first_day = min(x.sale_date for x in lines)
-    write_curated(storage, [x for x in lines if x.sale_date == first_day],
-                  partition_aggregates=True)
+    write_curated(
+        storage, [x for x in lines if x.sale_date == first_day], partition_aggregates=True
+    )
     client = create_app(serve_settings(tmp_path)).test_client()
     before = get(client, "/api/batch/kpis")["kpis"]
     assert before["lines"] == sum(1 for x in lines if x.sale_date == first_day)

@@ -21,16 +21,29 @@ from tests.serve.conftest import serve_settings
 
 job = pytest.importorskip("retailpipe.batch.job")
 
-QUARANTINED_KINDS = {"malformed_row", "bad_number", "bad_timestamp", "negative_price",
-                     "zero_quantity"}
+QUARANTINED_KINDS = {
+    "malformed_row",
+    "bad_number",
+    "bad_timestamp",
+    "negative_price",
+    "zero_quantity",
+}
 
 
 @pytest.fixture(scope="module")
 def batch_root(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Path:
     root = tmp_path_factory.mktemp("serve-e2e")
     params = GenerateSettings(
-        days=3, start_date=dt.date(2026, 2, 9), stores=3, products=30, rows_per_day=300,
-        seed=23, bad_row_rate=0.02, duplicate_rate=0.02, late_rate=0.02, workers=1,
+        days=3,
+        start_date=dt.date(2026, 2, 9),
+        stores=3,
+        products=30,
+        rows_per_day=300,
+        seed=23,
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        late_rate=0.02,
+        workers=1,
     )
     generate(params, Storage(str(root)))
     job.run_batch(spark, serve_settings(root))
@@ -47,21 +60,25 @@ def e2e_client(batch_root: Path) -> FlaskClient:
     return create_app(serve_settings(batch_root), ["batch"]).test_client()
 
 
-def test_default_view_equals_raw_csv_oracle(e2e_client: FlaskClient,
-                                            e2e_lines: list[oracle.Line]) -> None:
+def test_default_view_equals_raw_csv_oracle(
+    e2e_client: FlaskClient, e2e_lines: list[oracle.Line]
+) -> None:
     check_view(e2e_client, e2e_lines)
 
 
-def test_filtered_view_equals_raw_csv_oracle(e2e_client: FlaskClient,
-                                             e2e_lines: list[oracle.Line]) -> None:
+def test_filtered_view_equals_raw_csv_oracle(
+    e2e_client: FlaskClient, e2e_lines: list[oracle.Line]
+) -> None:
     days = sorted({x.sale_date for x in e2e_lines})
     top_category = Counter(x.category for x in e2e_lines).most_common(1)[0][0]
-    check_view(e2e_client, e2e_lines, start=days[-2], end=days[-1], store="S002",
-               category=top_category)
+    check_view(
+        e2e_client, e2e_lines, start=days[-2], end=days[-1], store="S002", category=top_category
+    )
 
 
-def test_quality_panel_equals_generator_truth(e2e_client: FlaskClient, batch_root: Path,
-                                              e2e_lines: list[oracle.Line]) -> None:
+def test_quality_panel_equals_generator_truth(
+    e2e_client: FlaskClient, batch_root: Path, e2e_lines: list[oracle.Line]
+) -> None:
     manifest = json.loads((batch_root / "raw" / "_manifest.json").read_text())
     defects = Counter(d["kind"] for d in manifest["defects"])
     quality = get(e2e_client, "/api/batch/quality")["quality"]
@@ -71,6 +88,7 @@ def test_quality_panel_equals_generator_truth(e2e_client: FlaskClient, batch_roo
     assert quality["quarantined"] == quarantined
     assert quality["duplicates"] == defects["duplicate"]
     assert {k: v for k, v in quality["by_reason"].items() if v} == {
-        kind: n for kind, n in defects.items() if kind in QUARANTINED_KINDS}
+        kind: n for kind, n in defects.items() if kind in QUARANTINED_KINDS
+    }
     kpis = get(e2e_client, "/api/batch/kpis")["kpis"]
     assert kpis["quarantined_last_run"] == quarantined

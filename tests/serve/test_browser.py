@@ -19,8 +19,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "serve"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def money(value: str | None) -> str:
@@ -93,15 +99,19 @@ def test_batch_dashboard_shows_the_api_figures(browser: Any, curated_root: Path)
     server = Server(curated_root, ["batch", "stream"])
     try:
         query = "store=S002&category=grocery"
-        for suffix, width, shot in (("", 1360, "batch.png"), ("?" + query, 1360,
-                                    "batch-filtered.png"), ("", 400, "batch-narrow.png")):
+        for suffix, width, shot in (
+            ("", 1360, "batch.png"),
+            ("?" + query, 1360, "batch-filtered.png"),
+            ("", 400, "batch-narrow.png"),
+        ):
             page, problems = open_page(browser, f"{server.url}/batch/{suffix}", width)
             for canvas in ("daily", "stores", "categories", "products", "payments"):
                 page.wait_for_selector(f"#chart-{canvas}[data-rendered]", state="attached")
             page.wait_for_selector("#heatmap[data-rendered]", state="attached")
             page.wait_for_function(
                 "() => [...document.querySelectorAll('[data-kpi]')]"
-                ".every(e => e.textContent !== '…')")
+                ".every(e => e.textContent !== '…')"
+            )
             page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
             with urllib.request.urlopen(f"{server.url}/api/batch/kpis{suffix}") as response:
                 kpis = json.load(response)["kpis"]
@@ -157,12 +167,15 @@ def test_stream_dashboard_updates_without_reload(browser: Any, tmp_path: Path) -
         more = events + make_events(max(e.time for e in events), minutes=30, seed=9)
         write_stream(storage, more)
         page.wait_for_function(
-            f"() => document.body.dataset.windowEnd !== {json.dumps(first_end)}", timeout=15_000)
+            f"() => document.body.dataset.windowEnd !== {json.dumps(first_end)}", timeout=15_000
+        )
         with urllib.request.urlopen(f"{server.url}/api/stream/summary") as response:
             newer = json.load(response)["latest_window"]
         page.wait_for_function(
             "() => document.querySelector('[data-kpi=net_revenue]').textContent === "
-            + json.dumps(money(newer["net_revenue"])), timeout=15_000)
+            + json.dumps(money(newer["net_revenue"])),
+            timeout=15_000,
+        )
         assert page.get_attribute("body", "data-window-end") == newer["window_end"]
         page.screenshot(path=str(ARTIFACTS / "stream-updated.png"), full_page=True)
         assert problems == [], problems

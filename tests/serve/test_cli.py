@@ -29,8 +29,11 @@ def test_loopback_detection() -> None:
 
 
 def test_dev_mode_refuses_a_public_host(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["serve", "batch", "--dev", "--host", "0.0.0.0"],
-                                env={"RETAILPIPE_STORAGE__ROOT": str(tmp_path)})
+    result = CliRunner().invoke(
+        app,
+        ["serve", "batch", "--dev", "--host", "0.0.0.0"],
+        env={"RETAILPIPE_STORAGE__ROOT": str(tmp_path)},
+    )
     assert result.exit_code == 2
     assert "loopback" in result.output and "Traceback" not in result.output
 
@@ -40,8 +43,11 @@ def test_port_in_use_is_one_line_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(app, ["serve", "batch", "--port", str(port)],
-                                    env={"RETAILPIPE_STORAGE__ROOT": str(tmp_path)})
+        result = CliRunner().invoke(
+            app,
+            ["serve", "batch", "--port", str(port)],
+            env={"RETAILPIPE_STORAGE__ROOT": str(tmp_path)},
+        )
     assert result.exit_code == 3
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
@@ -50,8 +56,7 @@ def test_port_in_use_is_one_line_error(tmp_path: Path) -> None:
 def test_serve_all_answers_over_http(curated_root: Path) -> None:
     port = free_port()
     env = {**os.environ, "RETAILPIPE_STORAGE__ROOT": str(curated_root)}
-    command = [str(Path(sys.executable).parent / "retailpipe"), "serve", "all", "--port",
-               str(port)]
+    command = [str(Path(sys.executable).parent / "retailpipe"), "serve", "all", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30

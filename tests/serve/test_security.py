@@ -47,8 +47,18 @@ def test_traversal_payloads_get_404(client: FlaskClient, path: str) -> None:
     assert "import " not in body and "root:" not in body
 
 
-@pytest.mark.parametrize("path", ["/batch/", "/stream/", "/api/batch/kpis", "/api/health",
-                                  "/static/app.css", "/nope", "/api/batch/kpis?start=x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/batch/",
+        "/stream/",
+        "/api/batch/kpis",
+        "/api/health",
+        "/static/app.css",
+        "/nope",
+        "/api/batch/kpis?start=x",
+    ],
+)
 def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     for name, value in HEADERS.items():
@@ -66,11 +76,21 @@ def test_pages_have_no_inline_script_or_style(client: FlaskClient) -> None:
         assert "http://" not in html and "https://" not in html  # nothing from a CDN
 
 
-@pytest.mark.parametrize("query", [
-    "start=2026-02-30", "start=yesterday", "end=2026-13-01", "start=2026-03-05&end=2026-03-01",
-    "store=..%2f..%2fetc", "store=%3Cscript%3E", "category=nope", "store=S999",
-    "limit=0", "limit=x",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2026-02-30",
+        "start=yesterday",
+        "end=2026-13-01",
+        "start=2026-03-05&end=2026-03-01",
+        "store=..%2f..%2fetc",
+        "store=%3Cscript%3E",
+        "category=nope",
+        "store=S999",
+        "limit=0",
+        "limit=x",
+    ],
+)
 def test_bad_query_parameters_are_400_with_a_message(client: FlaskClient, query: str) -> None:
     path = "/api/batch/products" if query.startswith("limit") else "/api/batch/kpis"
     response = client.get(f"{path}?{query}")

@@ -41,9 +41,11 @@ def stream_client(tmp_path: Path, events: list[Event]) -> FlaskClient:
 
 
 def totals(events: list[Event]) -> dict[str, object]:
-    return {"transactions": len({e.transaction_id for e in events}),
-            "units": sum(e.units for e in events),
-            "net_revenue": money(sum((e.net for e in events), Decimal(0)))}
+    return {
+        "transactions": len({e.transaction_id for e in events}),
+        "units": sum(e.units for e in events),
+        "net_revenue": money(sum((e.net for e in events), Decimal(0))),
+    }
 
 
 def test_summary_is_the_trailing_hour(stream_client: FlaskClient, events: list[Event]) -> None:
@@ -66,10 +68,13 @@ def test_leaderboard_ranks_stores_of_the_latest_window(
     rows = stream_client.get("/api/stream/leaderboard").get_json()["rows"]
     start, end = trailing_window(events)
     stores = sorted({e.store_id for e in in_window(events, start, end)})
-    expected = sorted(((s, totals(in_window(events, start, end, s))) for s in stores),
-                      key=lambda r: (-Decimal(r[1]["net_revenue"]), r[0]))
-    assert [(r["store_id"], {k: r[k] for k in ("transactions", "units", "net_revenue")})
-            for r in rows] == expected
+    expected = sorted(
+        ((s, totals(in_window(events, start, end, s))) for s in stores),
+        key=lambda r: (-Decimal(r[1]["net_revenue"]), r[0]),
+    )
+    assert [
+        (r["store_id"], {k: r[k] for k in ("transactions", "units", "net_revenue")}) for r in rows
+    ] == expected
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
 
 
@@ -78,12 +83,15 @@ def test_series_total_and_top_stores(stream_client: FlaskClient, events: list[Ev
     _, end = trailing_window(events)
     ends = [end - dt.timedelta(minutes=5 * i) for i in range(11, -1, -1)]
     assert body["total"] == [
-        {"window_end": z(e), "net_revenue": totals(in_window(events, e - dt.timedelta(hours=1),
-                                                             e))["net_revenue"]}
+        {
+            "window_end": z(e),
+            "net_revenue": totals(in_window(events, e - dt.timedelta(hours=1), e))["net_revenue"],
+        }
         for e in ends
     ]
-    leaders = [r["store_id"] for r in
-               stream_client.get("/api/stream/leaderboard").get_json()["rows"][:2]]
+    leaders = [
+        r["store_id"] for r in stream_client.get("/api/stream/leaderboard").get_json()["rows"][:2]
+    ]
     assert [s["store_id"] for s in body["stores"]] == leaders
     for store in body["stores"]:
         for point in store["points"]:
@@ -131,9 +139,14 @@ def test_reads_what_the_stream_publisher_writes(tmp_path: Path, events: list[Eve
     def us(t: dt.datetime) -> int:
         return (t - epoch) // dt.timedelta(microseconds=1)
 
-    values = {(us(r["window_start"]), us(r["window_end"]), r["store_id"]):
-              (r["transactions"], r["units"], r["net_revenue"])
-              for r in windows(events).to_pylist()}
+    values = {
+        (us(r["window_start"]), us(r["window_end"]), r["store_id"]): (
+            r["transactions"],
+            r["units"],
+            r["net_revenue"],
+        )
+        for r in windows(events).to_pylist()
+    }
     publish.publish_windows(storage.path("stream"), values, max(e.time for e in events))
     client = create_app(serve_settings(tmp_path), ["stream"]).test_client()
     latest = client.get("/api/stream/summary").get_json()["latest_window"]
