@@ -278,3 +278,32 @@ def test_batch_with_its_storage_root_on_hdfs_equals_the_oracle(
     assert str(table.schema.field("net_revenue").type) == "decimal128(18, 2)"
     runs = hdfs.fs_shell(hdfs_settings, "-ls", remote.uri("runs"), uri=hdfs_cluster)
     assert "batch-" in runs and ".json" in runs
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_down_then_up_keeps_the_data(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        {
+            "runtime_dir": str(tmp_path / "runtime"),
+            "hdfs.namenode_port": free_port(),
+            "hdfs.http_port": free_port(),
+            "hdfs.heap": "256m",
+        },
+    )
+    source = tmp_path / "kept.txt"
+    source.write_text("still here after a restart\n")
+    try:
+        first = hdfs.start(settings)
+        hdfs.put(settings, source, f"{first.uri}/kept")
+        assert hdfs.stop(settings)
+        assert not hdfs.status(settings).running
+        assert not hdfs.stop(settings), "a second down has nothing to stop"
+
+        second = hdfs.start(settings)
+        assert second.pid != first.pid
+        text = hdfs.fs_shell(settings, "-cat", f"{second.uri}/kept/kept.txt", uri=second.uri)
+        assert text == source.read_text()
+    finally:
+        hdfs.stop(settings)
