@@ -77,6 +77,14 @@ class StreamOptions:
         return spark_interval(self.slide_s)
 
     @property
+    def window_us(self) -> int:
+        return round(self.window_s * 1_000_000)
+
+    @property
+    def slide_us(self) -> int:
+        return round(self.slide_s * 1_000_000)
+
+    @property
     def watermark_us(self) -> int:
         return round(self.watermark_s * 1_000_000)
 

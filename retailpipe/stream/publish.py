@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from retailpipe.stream.state import Key
+from retailpipe.stream.windows import Key
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")

@@ -141,7 +141,7 @@ def run_stream(
         {**masked_dict(settings)["stream"], "available_now": available_now,
          "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions")},
     )
-    sink = WindowSink(paths, options.window, options.slide, options.watermark_us,
+    sink = WindowSink(paths, options.window_us, options.slide_us, options.watermark_us,
                       on_batch=manifest.on_batch)
     log.info(
         "streaming topic %s from %s: window %s, slide %s, watermark %s, %s",

@@ -12,21 +12,30 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, Window
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from retailpipe.stream.publish import atomic_write_table, publish_late, publish_windows
-from retailpipe.stream.state import Key, SinkState, WindowValue, load_state, save_state
-from retailpipe.transforms.events import dead_letters, parse_events, valid_events
-from retailpipe.transforms.windows import window_counts, window_partials
+from retailpipe.stream.state import SinkState, WindowValue, load_state, save_state
+from retailpipe.stream.windows import Key, window_keys
+from retailpipe.transforms.events import (
+    DEAD_LETTER_COLUMNS,
+    dead_letters,
+    parse_events,
+    valid_events,
+)
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
+EVENT_FIELDS: tuple[str, ...] = (
+    "event_id", "event_us", "store_id", "transaction_id", "quantity", "net_amount",
+    "partition", "offset",
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +91,13 @@ class WindowSink:
     def __init__(
         self,
         paths: SinkPaths,
-        window: str,
-        slide: str,
+        window_us: int,
+        slide_us: int,
         watermark_us: int,
         on_batch: Callable[[BatchReport, SinkState], None] | None = None,
     ) -> None:
-        self.paths, self.window, self.slide, self.delay_us = paths, window, slide, watermark_us
+        self.paths, self.delay_us = paths, watermark_us
+        self.window_us, self.slide_us = window_us, slide_us
         self.on_batch = on_batch
         self.state = load_state(paths.state)
 
@@ -104,101 +114,73 @@ class WindowSink:
             raise
 
     def _process(self, batch: DataFrame, batch_id: int, started: float) -> None:
-        # Few Spark jobs per batch: one pass for the counts, one for the new events' ids,
-        # one for the window partials; dead letters and late counts only when there are any.
-        checked = parse_events(batch).persist()
-        fresh: DataFrame | None = None
-        try:
-            is_valid = F.col("reason").isNull()
-            stats = checked.agg(
-                F.count(F.lit(1)).alias("rows"),
-                F.count(F.when(~is_valid, F.lit(1))).alias("dead"),
-                F.count(F.when(is_valid & self._is_late(), F.lit(1))).alias("late"),
-            ).first()
-            rows, dead, late_n = int(stats["rows"]), int(stats["dead"]), int(stats["late"])
-            if dead:
-                self._write_dead_letters(checked, batch_id)
-            valid = valid_events(checked)
-            late, fresh = self._split(valid)
-            fresh = fresh.persist()
-            fresh_ids = [
-                (r.event_id, r.event_us)
-                for r in fresh.select("event_id", F.unix_micros("event_ts").alias("event_us"))
-                .collect()
-            ]
-            partials = _collect_partials(window_partials(fresh, self.window, self.slide))
-            late_counts = (
-                _collect_late(window_counts(late, self.window, self.slide)) if late_n else {}
+        # One Spark job per batch (parse, check, money rules, collected as Arrow): under
+        # micro-batch sizes each extra job or shuffle costs more than the Python below.
+        table = _collect(batch)
+        is_dead = pc.is_valid(table["reason"])
+        dead = table.filter(is_dead)
+        if dead.num_rows:
+            dead_letters = dead.select(list(DEAD_LETTER_COLUMNS)).append_column(
+                "batch_id", pa.array([batch_id] * dead.num_rows, pa.int64())
             )
-        finally:
-            if fresh is not None:
-                fresh.unpersist()
-            checked.unpersist()
-        duplicates = rows - dead - late_n - len(fresh_ids)
-        max_us = max((us for _, us in fresh_ids), default=None)
-        self._apply(batch_id, partials, late_counts, fresh_ids, max_us)
-        totals = self.state.totals
-        totals["events"] += len(fresh_ids)
-        totals["late_events"] += late_n
-        totals["dead_letter_events"] += dead
-        totals["duplicates"] += duplicates
-        save_state(self.paths.state, self.state)
-        self._report(batch_id, started, rows, late=late_n, dead=dead, dups=duplicates)
-
-    def _is_late(self) -> Column:
-        """Older than the watermark the previous batches left (Spark's own rule)."""
-        mark = self.state.watermark_us
-        return F.unix_micros("event_ts") < F.lit(mark) if mark is not None else F.lit(False)
-
-    def _split(self, valid: DataFrame) -> tuple[DataFrame, DataFrame]:
-        """(late events, first sightings of on-time events) against the current watermark."""
-        is_late = self._is_late()
-        late = valid.filter(is_late)
-        on_time = valid.filter(~is_late)
-        if self.state.seen:
-            ids = pa.table({"event_id": pa.array(list(self.state.seen), pa.string())})
-            seen = valid.sparkSession.createDataFrame(ids)
-            on_time = on_time.join(F.broadcast(seen), "event_id", "left_anti")
-        first = Window.partitionBy("event_id").orderBy("partition", "offset")
-        fresh = (
-            on_time.withColumn("copy_no", F.row_number().over(first))
-            .filter(F.col("copy_no") == 1)
-            .drop("copy_no")
+            path = self.paths.dead_letter / f"batch-{batch_id:012d}.parquet"
+            atomic_write_table(path, dead_letters)
+        events = (
+            table.filter(pc.invert(is_dead))
+            .sort_by([("partition", "ascending"), ("offset", "ascending")])
+            .select(list(EVENT_FIELDS))
+            .to_pylist()
         )
-        return late, fresh
+        counts = self._apply(batch_id, events)
+        totals = self.state.totals
+        totals["events"] += counts["events"]
+        totals["late_events"] += counts["late"]
+        totals["dead_letter_events"] += dead.num_rows
+        totals["duplicates"] += counts["duplicates"]
+        save_state(self.paths.state, self.state)
+        self._report(batch_id, started, table.num_rows, late=counts["late"],
+                     dead=dead.num_rows, dups=counts["duplicates"])
 
-    def _apply(
-        self,
-        batch_id: int,
-        partials: dict[Key, tuple[list[str], int, Decimal]],
-        late_counts: dict[Key, int],
-        fresh_ids: list[tuple[str, int]],
-        max_us: int | None,
-    ) -> None:
-        state = self.state
-        for key, (ids, units, revenue) in partials.items():
-            state.windows.setdefault(key, WindowValue()).add(ids, units, revenue)
-        for key, count in late_counts.items():
+    def _apply(self, batch_id: int, events: list[dict[str, Any]]) -> dict[str, int]:
+        """Fold the batch's valid events into the state; publish what changed."""
+        state, mark = self.state, self.state.watermark_us
+        touched: set[Key] = set()
+        late: dict[Key, int] = {}
+        counts = {"events": 0, "late": 0, "duplicates": 0}
+        max_us: int | None = None
+        for event in events:
+            event_us = event["event_us"]
+            keys = window_keys(event_us, event["store_id"], self.window_us, self.slide_us)
+            if mark is not None and event_us < mark:  # behind the watermark: late
+                counts["late"] += 1
+                for key in keys:
+                    late[key] = late.get(key, 0) + 1
+                continue
+            if event["event_id"] in state.seen:
+                counts["duplicates"] += 1
+                continue
+            state.seen[event["event_id"]] = event_us
+            counts["events"] += 1
+            max_us = event_us if max_us is None else max(max_us, event_us)
+            for key in keys:
+                state.windows.setdefault(key, WindowValue()).add(
+                    event["transaction_id"], event["quantity"], event["net_amount"]
+                )
+            touched.update(keys)
+        for key, count in late.items():
             state.late[key] = state.late.get(key, 0) + count
-        state.seen.update(fresh_ids)
         now = dt.datetime.now(UTC)
         publish_windows(
             self.paths.windows,
-            {
-                key: (len(v.transaction_ids), v.units, v.net_revenue)
-                for key, v in ((k, state.windows[k]) for k in partials)
-            },
+            {k: (len(state.windows[k].transaction_ids), state.windows[k].units,
+                 state.windows[k].net_revenue) for k in touched},
             now,
         )
-        if late_counts:
-            publish_late(self.paths.late, {k: state.late[k] for k in late_counts}, now)
+        if late:
+            publish_late(self.paths.late, {k: state.late[k] for k in late}, now)
         state.batch_id = batch_id
         state.advance_watermark(max_us, self.delay_us)
-
-    def _write_dead_letters(self, checked: DataFrame, batch_id: int) -> None:
-        """One file per batch, replaced whole when the batch is replayed."""
-        table = dead_letters(checked).withColumn("batch_id", F.lit(batch_id)).toArrow()
-        atomic_write_table(self.paths.dead_letter / f"batch-{batch_id:012d}.parquet", table)
+        return counts
 
     def _report(self, batch_id: int, started: float, rows: int, *, late: int = 0, dead: int = 0,
                 dups: int = 0, replayed: bool = False) -> None:
@@ -223,26 +205,10 @@ class WindowSink:
             self.on_batch(report, self.state)
 
 
-def _collect_partials(df: DataFrame) -> dict[Key, tuple[list[str], int, Decimal]]:
-    rows = df.select(
-        F.unix_micros("window_start").alias("s"),
-        F.unix_micros("window_end").alias("e"),
-        "store_id",
-        "transaction_ids",
-        "units",
-        "net_revenue",
-    ).collect()
-    return {
-        (r.s, r.e, r.store_id): (list(r.transaction_ids), int(r.units), r.net_revenue)
-        for r in rows
-    }
-
-
-def _collect_late(df: DataFrame) -> dict[Key, int]:
-    rows = df.select(
-        F.unix_micros("window_start").alias("s"),
-        F.unix_micros("window_end").alias("e"),
-        "store_id",
-        "late_events",
-    ).collect()
-    return {(r.s, r.e, r.store_id): int(r.late_events) for r in rows}
+def _collect(batch: DataFrame) -> pa.Table:
+    """Checked events as Arrow: valid ones typed with their net amount, dead ones with reasons."""
+    checked = parse_events(batch)
+    valid = valid_events(checked).select(
+        *EVENT_FIELDS[:1], F.unix_micros("event_ts").alias("event_us"), *EVENT_FIELDS[2:]
+    )
+    return valid.unionByName(dead_letters(checked), allowMissingColumns=True).toArrow()

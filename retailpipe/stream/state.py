@@ -19,7 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-Key = tuple[int, int, str]  # (window_start_us, window_end_us, store_id)
+from retailpipe.stream.windows import Key
+
 META = "meta.json"
 KEEP_VERSIONS = 3
 
@@ -32,8 +33,8 @@ class WindowValue:
     units: int = 0
     net_revenue: Decimal = Decimal("0.00")
 
-    def add(self, transaction_ids: list[str], units: int, net_revenue: Decimal) -> None:
-        self.transaction_ids.update(transaction_ids)
+    def add(self, transaction_id: str, units: int, net_revenue: Decimal) -> None:
+        self.transaction_ids.add(transaction_id)
         self.units += units
         self.net_revenue += net_revenue
 

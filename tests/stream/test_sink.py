@@ -42,7 +42,7 @@ def batch(spark, messages: list[tuple[bytes, bytes]], first_offset: int = 0):
 
 def make_sink(root: Path, watermark_s: int = 2 * 86400) -> WindowSink:
     paths = SinkPaths(root / "state", root / "stream", root / "late", root / "dead")
-    return WindowSink(paths, "3600 seconds", "300 seconds", watermark_s * 1_000_000)
+    return WindowSink(paths, HOUR * 1_000_000, FIVE_MIN * 1_000_000, watermark_s * 1_000_000)
 
 
 @pytest.fixture(scope="module")
