@@ -43,6 +43,7 @@ types = {c: "VARCHAR" for c in ("transaction_id","line_no","timestamp","store_id
 con.execute(f'''
 CREATE TABLE raw AS SELECT *, filename AS source_file FROM read_csv('{src}/transactions_*.csv',
   header=true, columns={types}, filename=true, null_padding=true, ignore_errors=true,
+  auto_detect=false, delim=',', quote='"', escape='"', strict_mode=false,
   store_rejects=true)''')
 con.execute(f'''
 CREATE TABLE typed AS SELECT r.*,

@@ -342,7 +342,10 @@ def _write_aggregates(
     carried over for other dates; Parquet (one file) plus one CSV file."""
     days = sorted(p.removeprefix("sale_date=") for p in affected)
     written = version.uri("transactions")
-    fresh = spark.read.parquet(written) if fs.list_dir(written) else None
+    fresh = None
+    if fs.list_dir(written):
+        # Six aggregates read the same few columns: read them from Parquet once.
+        fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
     csv_names = []
     for name in AGGREGATES:
         columns = AGGREGATE_COLUMNS[name]
@@ -359,9 +362,15 @@ def _write_aggregates(
         table = reduce(DataFrame.unionByName, parts).orderBy(*keys)
         table.coalesce(1).write.parquet(version.uri(name))
         csv_names.append(_write_csv(spark, fs, version, name))
+    if fresh is not None:
+        fresh.unpersist()
     return csv_names
 
 
+_AGGREGATE_INPUT = (
+    "sale_date", "transaction_id", "store_id", "category", "product_id", "payment_method",
+    "hour", "quantity", "gross_amount", "discount_amount", "net_amount",
+)
 _KEYS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
 
 

@@ -67,48 +67,81 @@ def derived_transaction_id(source_file: Column, line_number: Column) -> Column:
     return F.concat(F.lit(DERIVED_ID_PREFIX), F.substring(F.sha2(key, 256), 1, 20))
 
 
-def _decimal(value: Column, scale: int, target: str) -> tuple[Column, Column]:
-    """(typed value, is-bad-number) for decimal text with at most `scale` places."""
-    wide = value.try_cast("decimal(24,8)")
-    exact = wide.try_cast(f"decimal(24,{scale})")
-    bad = value.isNotNull() & (wide.isNull() | (wide != exact))
-    return F.when(~bad, wide.try_cast(target)), bad
+CANONICAL_TEXT: tuple[str, ...] = (
+    "transaction_id",
+    "line_no",
+    "timestamp",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
+    "amount",
+)
+WIDE = "decimal(24,8)"
+
+
+def _exact(wide: str, scale: int) -> Column:
+    """True when a parsed decimal has at most `scale` places."""
+    return F.col(wide) == F.col(wide).cast(f"decimal(24,{scale})")
 
 
 def typed(df: DataFrame) -> DataFrame:
-    """Trim and type the canonical string columns; flags say which fields failed to parse."""
-    stamp = text("timestamp")
-    event_ts = F.when(stamp.rlike(TIMESTAMP_PATTERN), stamp.try_cast("timestamp"))
-    price, bad_price = _decimal(text("unit_price"), 2, "decimal(12,2)")
-    amount, bad_amount = _decimal(text("amount"), 2, "decimal(12,2)")
-    discount, bad_discount = _decimal(text("discount_pct"), 4, "decimal(10,4)")
-    quantity = text("quantity").try_cast("int")
-    line_no = text("line_no").try_cast("int")
-    return df.select(
+    """Trim and type the canonical string columns; flags say which fields failed to parse.
+
+    Three projections on purpose: Spark does not inline a projection's costly expressions
+    into the next when they are used more than once, so each value is parsed once.
+    """
+    trimmed = df.withColumns({c: text(c) for c in CANONICAL_TEXT})
+    parsed = trimmed.select(
         "*",
-        stamp.alias("_timestamp"),
-        event_ts.alias("event_ts"),
-        quantity.alias("_quantity"),
-        (text("quantity").isNotNull() & quantity.isNull()).alias("_bad_quantity"),
-        price.alias("_price"),
-        bad_price.alias("_bad_price"),
-        amount.alias("_amount"),
-        bad_amount.alias("_bad_amount"),
-        F.coalesce(discount, F.lit(0).cast("decimal(10,4)")).alias("_discount"),
-        bad_discount.alias("_bad_discount"),
-        line_no.alias("_line_no"),
-        (text("line_no").isNotNull() & line_no.isNull()).alias("_bad_line_no"),
+        F.col("timestamp").alias("_timestamp"),
+        F.when(
+            F.col("timestamp").rlike(TIMESTAMP_PATTERN), F.col("timestamp").try_cast("timestamp")
+        ).alias("event_ts"),
+        F.col("quantity").try_cast("int").alias("_quantity"),
+        F.col("unit_price").try_cast(WIDE).alias("_price_w"),
+        F.col("amount").try_cast(WIDE).alias("_amount_w"),
+        F.col("discount_pct").try_cast(WIDE).alias("_discount_w"),
+        F.col("line_no").try_cast("int").alias("_line_no"),
+    )
+    return parsed.select(
+        "*",
+        (F.col("quantity").isNotNull() & F.col("_quantity").isNull()).alias("_bad_quantity"),
+        (
+            F.col("unit_price").isNotNull() & (F.col("_price_w").isNull() | ~_exact("_price_w", 2))
+        ).alias("_bad_price"),
+        (
+            F.col("amount").isNotNull() & (F.col("_amount_w").isNull() | ~_exact("_amount_w", 2))
+        ).alias("_bad_amount"),
+        (
+            F.col("discount_pct").isNotNull()
+            & (F.col("_discount_w").isNull() | ~_exact("_discount_w", 4))
+        ).alias("_bad_discount"),
+        (F.col("line_no").isNotNull() & F.col("_line_no").isNull()).alias("_bad_line_no"),
+        F.when(F.col("_price_w").between(-MAX_PRICE, MAX_PRICE), F.col("_price_w"))
+        .cast("decimal(12,2)")
+        .alias("_price"),
+        F.when(F.col("_amount_w").between(-MAX_PRICE, MAX_PRICE), F.col("_amount_w"))
+        .cast("decimal(12,2)")
+        .alias("_amount"),
+        F.coalesce(F.when(F.col("_discount_w").between(-10, 10), F.col("_discount_w")), F.lit(0))
+        .cast("decimal(10,4)")
+        .alias("_discount"),
     )
 
 
 def _reason() -> tuple[Column, Column]:
     """(reason code, detail) of the first check a row fails; NULL for a valid row."""
-    missing = [F.when(text(c).isNull(), F.lit(c)) for c in REQUIRED_TEXT]
-    missing_price = F.when(F.col("amount_only") & text("amount").isNull(), F.lit("amount")).when(
-        ~F.col("amount_only") & text("unit_price").isNull(), F.lit("unit_price")
+    missing = [F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED_TEXT]
+    missing_price = F.when(F.col("amount_only") & F.col("amount").isNull(), F.lit("amount")).when(
+        ~F.col("amount_only") & F.col("unit_price").isNull(), F.lit("unit_price")
     )
-    no_id = ~F.col("derived_id") & text("transaction_id").isNull()
-    no_line = F.col("has_line_no") & text("line_no").isNull()
+    no_id = ~F.col("derived_id") & F.col("transaction_id").isNull()
+    no_line = F.col("has_line_no") & F.col("line_no").isNull()
     missing_names = F.concat_ws(
         ", ",
         F.when(no_id, F.lit("transaction_id")),
@@ -129,29 +162,33 @@ def _reason() -> tuple[Column, Column]:
         (
             "bad_number",
             F.col("_bad_quantity") | (F.abs(quantity) > MAX_QUANTITY),
-            F.concat(F.lit("quantity "), text("quantity")),
+            F.concat(F.lit("quantity "), F.col("quantity")),
         ),
         (
             "bad_number",
-            F.col("_bad_price") | (F.col("_price") >= MAX_PRICE),
-            F.concat(F.lit("unit_price "), text("unit_price")),
+            F.col("_bad_price") | (F.abs(F.col("_price_w")) > MAX_PRICE),
+            F.concat(F.lit("unit_price "), F.col("unit_price")),
         ),
         (
             "bad_number",
-            F.col("_bad_amount") | (F.abs(F.col("_amount")) >= MAX_PRICE),
-            F.concat(F.lit("amount "), text("amount")),
+            F.col("_bad_amount") | (F.abs(F.col("_amount_w")) > MAX_PRICE),
+            F.concat(F.lit("amount "), F.col("amount")),
         ),
         (
             "bad_number",
             F.col("_bad_discount"),
-            F.concat(F.lit("discount_pct "), text("discount_pct")),
+            F.concat(F.lit("discount_pct "), F.col("discount_pct")),
         ),
         (
             "bad_number",
             F.col("_bad_line_no") | (F.col("_line_no") < 1),
-            F.concat(F.lit("line_no "), text("line_no")),
+            F.concat(F.lit("line_no "), F.col("line_no")),
         ),
-        ("negative_price", F.col("_price") < 0, F.concat(F.lit("unit_price "), text("unit_price"))),
+        (
+            "negative_price",
+            F.col("_price") < 0,
+            F.concat(F.lit("unit_price "), F.col("unit_price")),
+        ),
         (
             "negative_price",
             F.col("amount_only") & (F.col("_amount") * quantity < 0),
@@ -160,18 +197,19 @@ def _reason() -> tuple[Column, Column]:
         ("zero_quantity", quantity == 0, F.lit("quantity 0")),
         (
             "discount_out_of_range",
-            (F.col("_discount") < 0) | (F.col("_discount") >= 1),
-            F.concat(F.lit("discount_pct "), text("discount_pct"), F.lit(" not in [0, 1)")),
+            (F.coalesce(F.col("_discount_w"), F.lit(0)) < 0)
+            | (F.coalesce(F.col("_discount_w"), F.lit(0)) >= 1),
+            F.concat(F.lit("discount_pct "), F.col("discount_pct"), F.lit(" not in [0, 1)")),
         ),
         (
             "unknown_store",
             F.col("store_name").isNull(),
-            F.concat(F.lit("store_id "), text("store_id")),
+            F.concat(F.lit("store_id "), F.col("store_id")),
         ),
         (
             "unknown_product",
             F.col("product_name").isNull(),
-            F.concat(F.lit("product_id "), text("product_id")),
+            F.concat(F.lit("product_id "), F.col("product_id")),
         ),
     ]
     code, failed, why = checks[0]
@@ -189,15 +227,15 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
     """
     joined = (
         typed(rows)
-        .join(F.broadcast(stores), text("store_id") == F.col("store_id_d"), "left")
-        .join(F.broadcast(products), text("product_id") == F.col("product_id_d"), "left")
+        .join(F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left")
+        .join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
     )
     reason, detail = _reason()
     checked = joined.select("*", reason.alias("reason"), detail.alias("detail"))
     valid = F.col("reason").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
-    ).otherwise(text("transaction_id"))
+    ).otherwise(F.col("transaction_id"))
     line_no = F.coalesce(
         F.col("_line_no"),
         F.when(F.col("derived_id"), F.lit(1)).otherwise(F.col("line_number").cast("int")),
@@ -227,14 +265,14 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
         F.when(valid, line_no).alias("line_no"),
         "event_ts",
         F.col("_timestamp").alias("timestamp"),
-        text("store_id").alias("store_id"),
-        text("product_id").alias("product_id"),
+        F.col("store_id").alias("store_id"),
+        F.col("product_id").alias("product_id"),
         F.coalesce(normalise_label(F.col("category")), F.col("product_category")).alias("category"),
         "quantity",
         F.when(~amount_only, F.col("unit_price")).alias("unit_price"),
         F.when(~amount_only, F.col("discount_pct")).alias("discount_pct"),
         normalise_payment(F.col("payment_method")).alias("payment_method"),
-        text("customer_id").alias("customer_id"),
+        F.col("customer_id").alias("customer_id"),
         F.when(amount_only & valid, F.col("_amount"))
         .otherwise(F.col("gross_amount"))
         .cast(MONEY)

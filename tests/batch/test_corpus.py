@@ -25,11 +25,22 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 EXPECTED: dict[str, tuple[int, int, int, dict[str, list[int]]]] = {
     "extra_columns.csv": (5, 3, 1, {"malformed_row": [6]}),
     "missing_columns.csv": (2, 2, 0, {}),
-    "bad_values.csv": (12, 1, 0, {
-        "bad_number": [2, 3], "bad_timestamp": [4, 5], "negative_price": [6],
-        "zero_quantity": [7], "discount_out_of_range": [8], "unknown_store": [9],
-        "unknown_product": [10], "missing_field": [11], "malformed_row": [12],
-    }),
+    "bad_values.csv": (
+        12,
+        1,
+        0,
+        {
+            "bad_number": [2, 3],
+            "bad_timestamp": [4, 5],
+            "negative_price": [6],
+            "zero_quantity": [7],
+            "discount_out_of_range": [8],
+            "unknown_store": [9],
+            "unknown_product": [10],
+            "missing_field": [11],
+            "malformed_row": [12],
+        },
+    ),
     "quoted_newlines.csv": (4, 3, 0, {"bad_number": [5]}),
     "bom.csv": (1, 1, 0, {}),
     "latin1.csv": (1, 1, 0, {}),
@@ -88,8 +99,13 @@ def test_rejected_files_are_named_with_missing_columns(corpus_run) -> None:
     rejected = {r["file"]: r for r in result.manifest["rejected_files"]}
     assert set(rejected) == {"empty.csv", "unmappable.csv"}
     missing = rejected["unmappable.csv"]["missing_columns"]
-    assert set(missing) == {"timestamp", "product_id", "quantity", "payment_method",
-                            "unit_price (or amount)"}
+    assert set(missing) == {
+        "timestamp",
+        "product_id",
+        "quantity",
+        "payment_method",
+        "unit_price (or amount)",
+    }
     detail = next(r["detail"] for r in quarantine if r["source_file"] == "unmappable.csv")
     assert "timestamp" in detail and "product_id" in detail
 
@@ -98,21 +114,27 @@ def test_quoted_newlines_keep_their_text_and_lines(corpus_run) -> None:
     _, transactions, quarantine = corpus_run
     bad = next(r for r in quarantine if r["source_file"] == "quoted_newlines.csv")
     assert bad["raw_line"] == (
-        'Q2,1,2026-03-02T10:00:00-05:00,S001,P00002,electronics,x,59.99,0,card,,"three\n'
-        'line\nnote"'
+        'Q2,1,2026-03-02T10:00:00-05:00,S001,P00002,electronics,x,59.99,0,card,,"three\nline\nnote"'
     )
-    lines = sorted(r["source_line"] for r in transactions
-                   if r["source_file"] == "quoted_newlines.csv")
+    lines = sorted(
+        r["source_line"] for r in transactions if r["source_file"] == "quoted_newlines.csv"
+    )
     assert lines == [2, 4, 8]
 
 
 def test_aliases_normalise_values_and_money(corpus_run) -> None:
     _, transactions, _ = corpus_run
-    other = {(r["transaction_id"], r["line_no"]): r for r in transactions
-             if r["source_file"] == "other_pos.csv"}
+    other = {
+        (r["transaction_id"], r["line_no"]): r
+        for r in transactions
+        if r["source_file"] == "other_pos.csv"
+    }
     first = other[("R-9", 1)]
     assert (first["gross_amount"], first["discount_amount"], first["net_amount"]) == (
-        Decimal("59.99"), Decimal("15.00"), Decimal("44.99"))  # 14.9975 rounds half-up
+        Decimal("59.99"),
+        Decimal("15.00"),
+        Decimal("44.99"),
+    )  # 14.9975 rounds half-up
     assert first["hour"] == 14 and str(first["sale_date"]) == "2026-03-02"
     assert {r["payment_method"] for r in other.values()} == {"card", "cash"}
     missing = [r for r in transactions if r["source_file"] == "missing_columns.csv"]
@@ -127,11 +149,15 @@ def test_amount_only_rows_use_amount_and_derived_ids(corpus_run) -> None:
     import hashlib
 
     _, transactions, _ = corpus_run
-    rows = sorted((r for r in transactions if r["source_file"] == "amount_only.csv"),
-                  key=lambda r: r["source_line"])
+    rows = sorted(
+        (r for r in transactions if r["source_file"] == "amount_only.csv"),
+        key=lambda r: r["source_line"],
+    )
     assert [r["net_amount"] for r in rows] == [Decimal("4.98"), Decimal("-24.99")]
     assert [r["gross_amount"] for r in rows] == [Decimal("4.98"), Decimal("-24.99")]
     assert all(r["unit_price"] is None for r in rows)
-    expected = ["X" + hashlib.sha256(f"amount_only.csv:{r['source_line']}".encode())
-                .hexdigest()[:20] for r in rows]
+    expected = [
+        "X" + hashlib.sha256(f"amount_only.csv:{r['source_line']}".encode()).hexdigest()[:20]
+        for r in rows
+    ]
     assert [r["transaction_id"] for r in rows] == expected
