@@ -34,6 +34,8 @@ jars: install ## Resolve Kafka, Spark's Kafka connector and Hadoop with Maven in
 demo: install ## Generate 30 days of sales and run the batch job on embedded defaults
 	$(RP) generate --days 30 --force
 	$(RP) batch
+	@echo ""
+	@echo "Open the batch dashboard:  $(RP) serve batch   then http://127.0.0.1:8050/batch/"
 
 demo-stream: install jars ## The whole pipeline (Kafka, batch, stream, replay, dashboards); Ctrl-C stops it
 	$(RP) demo
@@ -58,6 +60,9 @@ test-unit: install ## Unit tests only
 
 test-integration: install jars ## Integration tests only (real Kafka, HDFS, Spark jobs)
 	$(BIN)/pytest -m "integration or browser" $(PYTEST_ARGS)
+
+test-browser: install ## Headless Chromium dashboard tests only
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check retailpipe tests bench
