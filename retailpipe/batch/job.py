@@ -118,10 +118,11 @@ def _run(
     input_uri: str | None,
 ) -> list[str]:
     timings: dict[str, float] = manifest["timings"]
+    input_uri = input_uri or settings.batch.input
     full_rebuild = dates is None and input_uri is None
     with progress("batch", STEPS, "steps") as bar:
         with _timed(timings, "plan"):
-            files = extract.find_inputs(fs, storage, input_uri or settings.batch.input, dates)
+            files = extract.find_inputs(fs, storage, input_uri, dates)
             rows, rejected = _extract(spark, fs, files, settings.batch.aliases)
             manifest["rejected_files"] = rejected
             stores, products = _dimensions(spark, fs, storage)

@@ -1,0 +1,40 @@
+"""`retailpipe batch` through the Typer app: summary on success, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from retailpipe.cli.app import app
+from tests.batch.conftest import make_raw
+
+runner = CliRunner()
+
+
+def test_batch_prints_summary_and_next_step(spark, tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    make_raw(root, days=1, rows=300)
+    result = runner.invoke(app, ["batch", "--root", str(root), "--date", "2026-03-02"])
+    assert result.exit_code == 0, result.output
+    assert "rows read" in result.output and "quarantined" in result.output
+    assert "next: retailpipe serve batch" in result.output
+    assert list((root / "runs").glob("batch-*.json"))
+
+
+def test_no_input_for_the_dates_is_one_line_error(spark, tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    make_raw(root, days=1, rows=50)
+    result = runner.invoke(app, ["batch", "--root", str(root), "--date", "2025-12-31"])
+    assert result.exit_code == 2
+    assert "no raw transaction files for 2025-12-31" in result.output
+    assert "Fix:" in result.output and "Traceback" not in result.output
+
+
+def test_missing_root_and_bad_dates_are_one_line_errors(spark, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["batch", "--root", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "no raw transaction files" in result.output
+    result = runner.invoke(app, ["batch", "--date", "05/01/2026"])
+    assert result.exit_code == 2 and "is not a date" in result.output
+    result = runner.invoke(app, ["batch", "--from", "2026-01-05", "--to", "2026-01-01"])
+    assert result.exit_code == 2 and "after" in result.output
