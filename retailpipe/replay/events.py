@@ -1,23 +1,41 @@
-"""Raw rows -> Kafka JSON events (SPEC.md "Kafka event"; fields of schemas.EVENT_SCHEMA)."""
+"""Raw rows -> Kafka JSON events (SPEC.md "Kafka event"; fields of schemas.EVENT_SCHEMA).
+
+`event()` builds one event as a dict; `payloads()` builds the same JSON bytes for a whole
+batch of `Source.table` rows at once (pyarrow string kernels), which is what replay sends.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from binascii import hexlify
 from collections.abc import Callable
+from functools import partial
+from itertools import repeat
+from operator import methodcaller
 from typing import Any
 
-from retailpipe.schemas import SCHEMA_VERSION
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retailpipe.replay.source import EPOCH_US, ISO, OFFSET_US, PLAIN, TZ
+from retailpipe.schemas import RAW_COLUMNS, SCHEMA_VERSION
 
 try:  # orjson is several times faster; the standard library gives the same bytes' meaning
     import orjson
 
-    _dumps: Callable[[Any], bytes] = orjson.dumps
+    _fast_dumps: Callable[[Any], bytes] | None = orjson.dumps
 except ImportError:  # pragma: no cover - orjson is a declared dependency
-    import json
+    _fast_dumps = None
 
-    def _dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+# Text fields that become null when empty, in event order after the leading fields.
+_NULLABLE = ("transaction_id", "store_id", "product_id", "category", "unit_price",
+             "discount_pct", "payment_method", "customer_id")
+_BLAKE2B_128 = partial(hashlib.blake2b, digest_size=16)
+_DIGEST = methodcaller("digest")
 
 
 def event_id(transaction_id: str, line_no: int, generation: int = 0) -> str:
@@ -43,15 +61,20 @@ def event(
     `event_time` is the row's timestamp (moved by `shift` if given) in its own UTC offset;
     `iso_time`, when given, is `when.isoformat()` computed beforehand.
     """
+    event_time = (when + shift).isoformat() if shift else iso_time or when.isoformat()
+    number = int(fields[1])
+    return _event(fields, event_id(fields[0], number, generation), event_time)
+
+
+def _event(fields: tuple[str, ...], identifier: str, event_time: str) -> dict[str, Any]:
     (transaction_id, line_no, timestamp, store_id, product_id, category, quantity,
      unit_price, discount_pct, payment_method, customer_id) = fields
-    number = int(line_no)
     return {
-        "event_id": event_id(transaction_id, number, generation),
-        "event_time": (when + shift).isoformat() if shift else iso_time or when.isoformat(),
+        "event_id": identifier,
+        "event_time": event_time,
         "schema_version": SCHEMA_VERSION,
         "transaction_id": transaction_id or None,
-        "line_no": number,
+        "line_no": int(line_no),
         "timestamp": timestamp,
         "store_id": store_id or None,
         "product_id": product_id or None,
@@ -66,4 +89,85 @@ def event(
 
 def encode(value: dict[str, Any]) -> bytes:
     """The UTF-8 JSON bytes of an event."""
-    return _dumps(value)
+    if _fast_dumps is not None:
+        try:
+            return _fast_dumps(value)
+        except TypeError:  # orjson refuses integers beyond 64 bits; JSON itself does not
+            pass
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def payloads(batch: pa.Table, generation: int = 0, shift_s: int | None = None) -> list[bytes]:
+    """The JSON bytes of every row of `batch` (rows of `Source.table`), equal to
+    `encode(event(...))` of each row: event_id from (transaction_id, line_no, generation),
+    event_time moved by `shift_s` whole seconds when given."""
+    if not batch.num_rows:
+        return []
+    event_times = batch[ISO] if shift_s is None else shifted_times(batch, shift_s)
+    ids = event_ids(batch, generation)
+    tails = _tails(batch, event_times).cast(pa.binary()).to_pylist()
+    values = list(map(b"".join, zip(repeat(b'{"event_id":"'), ids, tails)))
+    plain = batch[PLAIN]
+    if not pc.all(plain).as_py():
+        # Rows with a quote, backslash or control character: let the JSON library escape.
+        columns = [batch[name] for name in RAW_COLUMNS]
+        for index in np.flatnonzero(~plain.to_numpy(zero_copy_only=False)):
+            fields = tuple(column[index].as_py() for column in columns)
+            identifier = ids[index].decode()
+            values[index] = encode(_event(fields, identifier, event_times[index].as_py()))
+    return values
+
+
+def event_ids(batch: pa.Table, generation: int = 0) -> list[bytes]:
+    """`event_id()` of every row of `batch`, as ASCII bytes."""
+    parts: list[Any] = [batch["transaction_id"], batch["line_no"]]
+    if generation:
+        parts.append(str(generation))
+    keys = pc.binary_join_element_wise(*parts, "\x1f").cast(pa.binary()).to_pylist()
+    return list(map(hexlify, map(_DIGEST, map(_BLAKE2B_128, keys))))
+
+
+def shifted_times(batch: pa.Table, shift_s: int) -> pa.Array:
+    """Each row's event time moved by `shift_s` seconds, as `datetime.isoformat()` writes it."""
+    local_us = (batch[EPOCH_US].to_numpy() + batch[OFFSET_US].to_numpy()
+                + shift_s * 1_000_000)
+    seconds, micro = np.divmod(local_us, 1_000_000)
+    text = pa.array(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s"))
+    fraction = pa.array(np.where(micro > 0, np.char.mod(".%06d", micro), ""))
+    return pc.binary_join_element_wise(text, fraction, batch[TZ], "")
+
+
+def _tails(batch: pa.Table, event_times: Any) -> pa.Array:
+    """Everything after the event_id's hex digits, for every row (plain rows only are right)."""
+    pieces: list[Any] = ['","event_time":"', event_times,
+                         f'","schema_version":{SCHEMA_VERSION},"transaction_id":']
+    for name, before in (("transaction_id", None), ("line_no", ',"line_no":'),
+                         ("timestamp", ',"timestamp":"'), ("store_id", '","store_id":'),
+                         ("product_id", ',"product_id":'), ("category", ',"category":'),
+                         ("quantity", ',"quantity":'), ("unit_price", ',"unit_price":'),
+                         ("discount_pct", ',"discount_pct":'),
+                         ("payment_method", ',"payment_method":'),
+                         ("customer_id", ',"customer_id":')):
+        if before is not None:
+            pieces.append(before)
+        pieces.extend(_json_text(batch[name]) if name in _NULLABLE else [batch[name]])
+    pieces.append("}")
+    return pc.binary_join_element_wise(*_merge_literals(pieces), "")
+
+
+def _json_text(column: pa.ChunkedArray) -> list[Any]:
+    """A text column as JSON pieces: `"text"`, or null where the text is empty."""
+    empty = pc.equal(column, "")
+    if not pc.any(empty).as_py():
+        return ['"', column, '"']
+    return [pc.if_else(empty, "null", pc.binary_join_element_wise('"', column, '"', ""))]
+
+
+def _merge_literals(pieces: list[Any]) -> list[Any]:
+    merged: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return merged

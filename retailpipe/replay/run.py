@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import length_hint
 from typing import Any, Literal
+
+import pyarrow as pa
 
 from retailpipe.errors import InputError
 from retailpipe.progress import progress
 from retailpipe.replay import client
-from retailpipe.replay.events import encode, event
-from retailpipe.replay.source import Row, Skipped, Source, read_source
+from retailpipe.replay.events import encode, payloads
+from retailpipe.replay.source import Skipped, Source, read_source
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,7 +28,10 @@ log = logging.getLogger(__name__)
 Mode = Literal["max", "speed", "rate"]
 # Longest single wait, so Ctrl-C / SIGTERM and delivery callbacks are served promptly.
 MAX_WAIT_S = 0.2
-REPORT_EVERY = 1024
+# Rows whose JSON is built at once (pyarrow kernels), and events produced between polls,
+# stop checks and progress updates.
+CHUNK = 16_384
+BURST = 2_048
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,19 @@ class ReplaySummary:
 
 
 class _Deliveries:
-    """The producer's delivery callback: counts acknowledgements and failures."""
+    """The producer's delivery callback: counts acknowledgements and failures.
+
+    Without a listener, librdkafka reports failed deliveries only
+    (`delivery.report.only.error`), so no Python runs per acknowledged event; the count of
+    acknowledgements is then what was produced minus the failures and what `flush()` left.
+    """
 
     def __init__(self, listener: Callable[[Any], None] | None) -> None:
         self.delivered = 0
         self.failed = 0
         self.errors: Counter[str] = Counter()
         self.listener = listener
+        self.counts_successes = listener is not None
 
     def __call__(self, error: Any, message: Any) -> None:
         if error is not None:
@@ -80,6 +92,14 @@ class _Deliveries:
         self.delivered += 1
         if self.listener is not None:
             self.listener(message)
+
+    def config(self) -> dict[str, Any]:
+        return {"on_delivery": self, "delivery.report.only.error": not self.counts_successes}
+
+    def acknowledged(self, produced: int, remaining: int) -> int:
+        if self.counts_successes:
+            return self.delivered
+        return max(0, produced - self.failed - remaining)
 
 
 class _StopFlag:
@@ -122,17 +142,16 @@ def replay(
     """Send `source`'s rows to `options.topic` and wait for every acknowledgement."""
     from confluent_kafka import Producer
 
-    summary = ReplaySummary(options.topic, [p.name for p in source.files], len(source.rows),
+    summary = ReplaySummary(options.topic, [p.name for p in source.files], len(source),
                             source.skipped)
-    if not source.rows:
+    if not len(source):
         raise InputError(
             f"none of the {len(source.files)} selected file(s) has a row that can be sent",
             "check the files (the summary lists the skipped rows) or pick other dates",
         )
     summary.topic_created = client.ensure_topic(settings, options.topic)
     deliveries = _Deliveries(listener)
-    config = client.producer_config(settings) | {
-        "on_delivery": deliveries,
+    config = client.producer_config(settings) | deliveries.config() | {
         "logger": _librdkafka_logger(),
     }
     log.debug("producer settings: %s", client.masked(config))
@@ -141,13 +160,14 @@ def replay(
     started = time.monotonic()
     with flag.handling_signals():
         try:
-            _send_passes(producer, source.rows, options, summary, flag)
+            _send_passes(producer, source, options, summary, flag)
             _send_dead_letters(settings, producer, source.skipped, summary)
         finally:
             remaining = producer.flush(settings.replay.flush_timeout_s)
             summary.seconds = time.monotonic() - started
             summary.interrupted = bool(flag)
-            summary.delivered = deliveries.delivered
+            produced = summary.sent + summary.dead_lettered
+            summary.delivered = deliveries.acknowledged(produced, remaining)
             summary.failed = deliveries.failed + remaining
             summary.errors = deliveries.errors
             if remaining:
@@ -165,16 +185,16 @@ def _librdkafka_logger() -> logging.Logger:
 
 
 def _send_passes(
-    producer: Any, rows: list[Row], options: ReplayOptions, summary: ReplaySummary,
+    producer: Any, source: Source, options: ReplayOptions, summary: ReplaySummary,
     flag: _StopFlag,
 ) -> None:
     budget = options.limit
-    one_pass = len(rows) if budget is None else min(budget, len(rows))
+    one_pass = len(source) if budget is None else min(budget, len(source))
     total = budget if options.loop else one_pass
     with progress(f"replay -> {options.topic}", total, "events") as bar:
         generation = 0
         while not flag and (budget is None or budget > 0):
-            sent = _send_pass(producer, rows, options, summary, flag, bar, generation, budget)
+            sent = _send_pass(producer, source, options, summary, flag, bar, generation, budget)
             summary.passes += 1
             if budget is not None:
                 budget -= sent
@@ -183,76 +203,140 @@ def _send_passes(
             generation += 1
 
 
-def _shift(rows: list[Row], options: ReplayOptions) -> dt.timedelta | None:
-    """How far --shift-to-now moves event times: paced by --speed, the first event is now
-    (the replay then runs live); otherwise the last event is now (all events just happened)."""
+def _shift(source: Source, options: ReplayOptions) -> int | None:
+    """How far --shift-to-now moves event times, in whole seconds: paced by --speed, the
+    first event is now (the replay then runs live); otherwise the last event is now (all
+    events just happened)."""
     if not options.shift_to_now:
         return None
-    anchor = rows[0] if options.mode == "speed" else rows[-1]
-    now = dt.datetime.now(dt.UTC)
-    return dt.timedelta(seconds=round((now - anchor.event_time).total_seconds()))
+    anchor = source.epochs[0] if options.mode == "speed" else source.epochs[-1]
+    return round(time.time() - anchor)
 
 
 def _send_pass(
-    producer: Any, rows: list[Row], options: ReplayOptions, summary: ReplaySummary,
+    producer: Any, source: Source, options: ReplayOptions, summary: ReplaySummary,
     flag: _StopFlag, bar: Any, generation: int, budget: int | None,
 ) -> int:
-    shift = _shift(rows, options)
-    topic, produce, poll = options.topic, producer.produce, producer.poll
-    pacer = _Pacer(options, rows[0].epoch) if options.mode != "max" else None
+    shift = _shift(source, options)
+    stop = len(source) if budget is None else min(budget, len(source))
+    pacer = _Pacer(options, source.epochs) if options.mode != "max" else None
+    report = _Report(bar, source, shift)
     count = 0
-    last_report = time.monotonic()
-    reported = 0
-    for index, row in enumerate(rows):
-        if (budget is not None and count >= budget) or flag:
-            break
-        if pacer is not None:
-            pacer.wait(index, row.epoch, poll, flag)
+    try:
+        for start in range(0, stop, CHUNK):
             if flag:
                 break
-        value = encode(event(row.fields, row.event_time, shift, generation, row.iso_time))
-        key = row.fields[3].encode()
-        while True:
-            try:
-                produce(topic, value, key)
+            batch = source.table.slice(start, min(CHUNK, stop - start))
+            values = payloads(batch, generation, shift)
+            keys = batch["store_id"].cast(pa.binary()).to_pylist()
+            if pacer is None:
+                count += _send_burst(producer, options.topic, values, keys, flag, report, count)
+            else:
+                count += _send_paced(producer, options.topic, values, keys, flag, report,
+                                     count, pacer)
+            if count < start + len(values):
                 break
-            except BufferError:  # the local queue is full: serve deliveries, then retry
-                poll(0.05)
-        count += 1
-        if count & (REPORT_EVERY - 1) == 0 or pacer is not None:
-            poll(0)
-            now = time.monotonic()
-            if now - last_report >= 0.25:
-                rate = (count - reported) / (now - last_report)
-                status = f"{rate:,.0f}/s, event time {_position(row, shift)}"
-                bar.advance(count - reported, status=status)
-                reported, last_report = count, now
+    finally:
+        summary.sent += count
     if count:
         if summary.first_event_time is None:
-            summary.first_event_time = _position(rows[0], shift)
-        summary.last_event_time = _position(rows[count - 1], shift)
-    bar.advance(count - reported)
-    summary.sent += count
+            summary.first_event_time = _position(source, 0, shift)
+        summary.last_event_time = _position(source, count - 1, shift)
+    report.finish(count)
     return count
 
 
-def _position(row: Row, shift: dt.timedelta | None) -> str:
-    return (row.event_time + shift if shift else row.event_time).isoformat()
+def _send_burst(
+    producer: Any, topic: str, values: list[bytes], keys: list[bytes], flag: _StopFlag,
+    report: _Report, done: int,
+) -> int:
+    """Produce events as fast as librdkafka takes them, polling every BURST events."""
+    sent = 0
+    while sent < len(values) and not flag:
+        end = min(sent + BURST, len(values))
+        _produce_all(producer, topic, values[sent:end], keys[sent:end])
+        sent = end
+        producer.poll(0)
+        report.update(done + sent)
+    return sent
+
+
+def _produce_all(producer: Any, topic: str, values: list[bytes], keys: list[bytes]) -> None:
+    """produce() each (value, key) with no Python code in between; a full local queue is
+    waited out in poll() and the refused event produced again."""
+    produce = producer.produce
+    pending_values, pending_keys = iter(values), iter(keys)
+    while True:
+        try:
+            deque(map(produce, repeat(topic), pending_values, pending_keys), maxlen=0)
+            return
+        except BufferError:
+            refused = len(values) - length_hint(pending_values) - 1
+            _produce_one(producer, topic, values[refused], keys[refused])
+
+
+def _produce_one(producer: Any, topic: str, value: bytes, key: bytes) -> None:
+    while True:
+        try:
+            producer.produce(topic, value, key)
+            return
+        except BufferError:  # the local queue is full: serve deliveries, then retry
+            producer.poll(0.05)
+
+
+def _send_paced(
+    producer: Any, topic: str, values: list[bytes], keys: list[bytes], flag: _StopFlag,
+    report: _Report, done: int, pacer: _Pacer,
+) -> int:
+    sent = 0
+    for value, key in zip(values, keys, strict=True):
+        pacer.wait(done + sent, producer.poll, flag)
+        if flag:
+            break
+        _produce_one(producer, topic, value, key)
+        sent += 1
+        producer.poll(0)
+        report.update(done + sent)
+    return sent
+
+
+class _Report:
+    """Progress: events sent, the current rate and event time, at most four times a second."""
+
+    def __init__(self, bar: Any, source: Source, shift: int | None) -> None:
+        self.bar, self.source, self.shift = bar, source, shift
+        self.reported = 0
+        self.last = time.monotonic()
+
+    def update(self, count: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.25:
+            rate = (count - self.reported) / (now - self.last)
+            position = _position(self.source, count - 1, self.shift)
+            self.bar.advance(count - self.reported, status=f"{rate:,.0f}/s, event time {position}")
+            self.reported, self.last = count, now
+
+    def finish(self, count: int) -> None:
+        self.bar.advance(count - self.reported)
+
+
+def _position(source: Source, index: int, shift: int | None) -> str:
+    return source.event_time(index, shift or 0).isoformat()
 
 
 class _Pacer:
     """Waits before each event: --speed keeps the scaled gaps between event times, --rate
     spaces events 1/rate s apart. Waiting is done in `poll()`, so deliveries are served."""
 
-    def __init__(self, options: ReplayOptions, first_epoch: float) -> None:
+    def __init__(self, options: ReplayOptions, epochs: Any) -> None:
         self.speed = options.speed if options.mode == "speed" else None
         self.rate = options.rate if options.mode == "rate" else None
-        self.first_epoch = first_epoch
+        self.epochs = epochs
         self.started = time.monotonic()
 
-    def wait(self, index: int, epoch: float, poll: Callable[[float], int], flag: _StopFlag) -> None:
+    def wait(self, index: int, poll: Callable[[float], int], flag: _StopFlag) -> None:
         if self.speed:
-            target = (epoch - self.first_epoch) / self.speed
+            target = (self.epochs[index] - self.epochs[0]) / self.speed
         elif self.rate:
             target = index / self.rate
         else:

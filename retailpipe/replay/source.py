@@ -1,4 +1,10 @@
-"""Raw daily CSV files -> parsed rows in event-time order, and the rows that cannot be parsed."""
+"""Raw daily CSV files -> rows in event-time order (columnar), and the rows that cannot be parsed.
+
+Reading is vectorised: pyarrow splits a file into string columns, pyarrow/numpy check and
+convert them, and only the rows that fail a strict vectorised check go through the Python
+checks, which have the final say (reasons and details). Files that need the CSV module's
+exact handling (quoted values, lone CR line ends, empty lines) are split by the csv module.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,13 @@ import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from retailpipe.errors import InputError
 from retailpipe.schemas import RAW_COLUMNS
@@ -15,15 +27,34 @@ from retailpipe.storage import Storage, parse_raw_date
 # A plain decimal: optional sign, digits, optional fraction. No exponents, NaN or infinity.
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _INTEGER = re.compile(r"-?\d+")
+# Vectorised checks: strict ASCII subsets of what the Python checks above accept.
+_FAST_INTEGER = r"^(?:0|-?[1-9][0-9]{0,17})$"  # exactly as int() prints it, fits in int64
+_FAST_DECIMAL = r"^(?:-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"  # or empty
+_FAST_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # characters JSON writes escaped
+_TEXT_COLUMNS = tuple(c for c in RAW_COLUMNS if c not in ("line_no", "quantity"))
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+# Columns besides RAW_COLUMNS (where line_no and quantity hold the integer as int() prints it).
+FILE, LINE, EPOCH_US, OFFSET_US, TZ, ISO, PLAIN = (
+    "_file", "_line", "_epoch_us", "_offset_us", "_tz", "_iso", "_plain"
+)
+_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in RAW_COLUMNS]
+    + [(FILE, pa.int32()), (LINE, pa.int64()), (EPOCH_US, pa.int64()), (OFFSET_US, pa.int64()),
+       (TZ, pa.string()), (ISO, pa.string()), (PLAIN, pa.bool_())]
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One parsable raw row: its event time, its source position and its raw fields."""
+    """One parsable raw row (a view of one line of `Source.table`, for inspection)."""
 
     epoch: float
     event_time: dt.datetime
-    iso_time: str  # event_time in ISO 8601, computed once here rather than per send
+    iso_time: str  # event_time in ISO 8601 (the CSV text when it already is that form)
     file: str
     line_number: int
     fields: tuple[str, ...]  # in RAW_COLUMNS order
@@ -42,11 +73,46 @@ class Skipped:
 
 @dataclass
 class Source:
-    """Everything one replay reads: rows sorted by event time, plus the rows skipped."""
+    """Everything one replay reads: rows sorted by event time, plus the rows skipped.
+
+    `table` has one row per sendable CSV row, in send order, with the columns of `_SCHEMA`:
+    the raw text fields, the source position, the event time as UTC microseconds plus its
+    offset (`_tz` as ISO 8601 prints it), `_iso` (the event_time to send when not shifted)
+    and `_plain` (no field needs JSON escaping).
+    """
 
     files: list[Path]
-    rows: list[Row] = field(default_factory=list)
+    table: pa.Table = field(default_factory=_SCHEMA.empty_table)
     skipped: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    @cached_property
+    def epochs(self) -> np.ndarray:
+        """Event times as UTC epoch seconds (float), in send order."""
+        return self.table[EPOCH_US].to_numpy() / 1e6
+
+    def event_time(self, index: int, shift_s: int = 0) -> dt.datetime:
+        """Row `index`'s event time (moved by `shift_s` seconds) in its own UTC offset."""
+        epoch_us = self.table[EPOCH_US][index].as_py() + shift_s * 1_000_000
+        zone = dt.timezone(self.table[OFFSET_US][index].as_py() * _MICROSECOND)
+        return (_EPOCH + epoch_us * _MICROSECOND).astimezone(zone)
+
+    def head(self, count: int) -> Source:
+        """The first `count` rows (same files and skipped rows)."""
+        return Source(self.files, self.table.slice(0, count), self.skipped)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows as objects: for tests and inspection, not for the send loop."""
+        columns = [self.table[name].to_pylist() for name in (*RAW_COLUMNS, FILE, LINE, ISO)]
+        names = [path.name for path in self.files]
+        return [
+            Row(self.epochs[i], self.event_time(i), values[-1], names[values[-3]], values[-2],
+                tuple(values[: len(RAW_COLUMNS)]))
+            for i, values in enumerate(zip(*columns, strict=True))
+        ]
 
 
 def select_files(
@@ -86,41 +152,138 @@ def _describe(start: dt.date | None, end: dt.date | None) -> str:
 
 def read_source(files: list[Path]) -> Source:
     """Parse every row of `files`; sort the good ones by event time (stable: file, line)."""
-    source = Source(files)
-    for path in files:
-        _read_file(path, source)
-    source.rows.sort(key=lambda row: row.epoch)
-    return source
+    tables, skipped = [], []
+    for index, path in enumerate(files):
+        table, bad = _read_file(path, index)
+        tables.append(table)
+        skipped.extend(bad)
+    table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
+    order = np.argsort(table[EPOCH_US].to_numpy(), kind="stable")
+    return Source(files, table.take(order).combine_chunks(), skipped)
 
 
-def _read_file(path: Path, source: Source) -> None:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+@dataclass
+class _Split:
+    """A file split into fields: one string array per header column, valid-width rows only."""
+
+    columns: list[pa.Array]
+    lines: np.ndarray  # each row's line number
+    skipped: list[Skipped]  # rows with a wrong field count
+    plain_file: bool  # True: no value anywhere in the file needs JSON escaping
+
+
+def _read_file(path: Path, file_index: int) -> tuple[pa.Table, list[Skipped]]:
+    data = path.read_bytes()
+    end = data.find(b"\n")
+    body = data[end + 1:] if end >= 0 else b""
+    if _simple(data, body):
+        header_text = _decode(path, data if end < 0 else data[:end]).rstrip("\r")
+        header = next(csv.reader([header_text]), None) if data else None
         order = _column_order(path, header)
-        width = len(header or ())
-        name = path.name
-        rows, skipped = source.rows, source.skipped
-        for values in reader:
-            line = reader.line_num
-            if len(values) != width:
-                detail = f"{len(values)} fields, expected {width}"
-                skipped.append(Skipped(name, line, "malformed_row", detail, ",".join(values)))
-                continue
-            fields = tuple(values[i] for i in order) if order else tuple(values)
-            parsed = _event_time(fields)
-            if isinstance(parsed, tuple):
-                skipped.append(Skipped(name, line, *parsed, ",".join(values)))
-                continue
-            iso = _iso(parsed, fields[2])
-            rows.append(Row(parsed.timestamp(), parsed, iso, name, line, fields))
+        split = _split_fast(path.name, body, len(header or ()))
+    else:
+        header, split = _split_exact(path)
+        order = _column_order(path, header)
+    table, bad = _validate(path.name, file_index, split, order)
+    return table, sorted(split.skipped + bad, key=lambda row: row.line_number)
 
 
-def _column_order(path: Path, header: list[str] | None) -> list[int] | None:
-    """Indexes that put the file's columns in RAW_COLUMNS order (None: already in order)."""
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path.name} is not UTF-8 text ({exc})",
+                         "save the file as UTF-8 CSV") from None
+
+
+def _simple(data: bytes, body: bytes) -> bool:
+    """No quoting, no lone CR, no empty line: splitting at commas and line ends is exact."""
+    return not (
+        b'"' in data or data.count(b"\r") != data.count(b"\r\n")
+        or body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body
+    )
+
+
+def _split_fast(name: str, body: bytes, width: int) -> _Split:
+    invalid = 0
+
+    def skip(_row: object) -> str:
+        nonlocal invalid
+        invalid += 1
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    if not body:
+        return _Split([pa.array([], pa.string()) for _ in names], np.arange(0), [], True)
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{name}: {exc}", "save the file as UTF-8 CSV") from None
+    columns = [table[n].combine_chunks() if table.num_rows else pa.array([], pa.string())
+               for n in names]
+    buffer = np.frombuffer(body, np.uint8)
+    # Control characters other than line ends, or a backslash, need JSON escaping.
+    plain = (b"\\" not in body
+             and np.count_nonzero(buffer < 0x20) == body.count(b"\n") + body.count(b"\r"))
+    if not invalid:
+        return _Split(columns, np.arange(2, table.num_rows + 2), [], plain)
+    lines, skipped = _field_counts(name, body, buffer, width)
+    if len(lines) != table.num_rows:  # pragma: no cover - pyarrow and numpy disagree
+        raise AssertionError(f"{name}: {table.num_rows} rows parsed, {len(lines)} expected")
+    return _Split(columns, lines, skipped, plain)
+
+
+def _field_counts(name: str, body: bytes, buffer: np.ndarray, width: int,
+                  ) -> tuple[np.ndarray, list[Skipped]]:
+    """Line numbers of the rows with `width` fields, and the others as skipped rows."""
+    ends = np.flatnonzero(buffer == ord("\n"))
+    if len(buffer) and buffer[-1] != ord("\n"):
+        ends = np.append(ends, len(buffer))
+    commas = np.searchsorted(np.flatnonzero(buffer == ord(",")), ends)
+    fields = np.diff(commas, prepend=0) + 1
+    bad = np.flatnonzero(fields != width)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    skipped = [
+        Skipped(name, int(k) + 2, "malformed_row", f"{fields[k]} fields, expected {width}",
+                body[starts[k]:ends[k]].decode("utf-8").rstrip("\r"))
+        for k in bad
+    ]
+    return np.flatnonzero(fields == width) + 2, skipped
+
+
+def _split_exact(path: Path) -> tuple[list[str] | None, _Split]:
+    """The csv module's reading (quotes, embedded line breaks), for files that need it."""
+    lines, skipped = [], []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            width = len(header or ())
+            values: list[list[str]] = [[] for _ in range(width)]
+            for row in reader:
+                if len(row) != width:
+                    detail = f"{len(row)} fields, expected {width}"
+                    skipped.append(Skipped(path.name, reader.line_num, "malformed_row", detail,
+                                           ",".join(row)))
+                    continue
+                lines.append(reader.line_num)
+                for column, value in zip(values, row, strict=True):
+                    column.append(value)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path.name} is not UTF-8 text ({exc})",
+                         "save the file as UTF-8 CSV") from None
+    columns = [pa.array(column, pa.string()) for column in values]
+    return header, _Split(columns, np.array(lines, dtype=np.int64), skipped, False)
+
+
+def _column_order(path: Path, header: list[str] | None) -> list[int]:
+    """Indexes of the file's columns in RAW_COLUMNS order."""
     names = [column.strip().lower() for column in header or ()]
-    if tuple(names) == RAW_COLUMNS:
-        return None
     missing = [column for column in RAW_COLUMNS if column not in names]
     if missing:
         raise InputError(
@@ -129,6 +292,121 @@ def _column_order(path: Path, header: list[str] | None) -> list[int] | None:
             "`retailpipe batch`",
         )
     return [names.index(column) for column in RAW_COLUMNS]
+
+
+def _validate(name: str, file_index: int, split: _Split, order: list[int],
+              ) -> tuple[pa.Table, list[Skipped]]:
+    """The file's sendable rows (line order) with their event times, and the unparsable rows."""
+    raw = dict(zip(RAW_COLUMNS, (split.columns[i] for i in order), strict=True))
+    count = len(split.lines)
+    numbers_fast = _all(
+        pc.match_substring_regex(raw["line_no"], _FAST_INTEGER),
+        pc.match_substring_regex(raw["quantity"], _FAST_INTEGER),
+        pc.match_substring_regex(raw["unit_price"], _FAST_DECIMAL),
+        pc.match_substring_regex(raw["discount_pct"], _FAST_DECIMAL),
+        pc.match_substring_regex(raw["timestamp"], _FAST_TIMESTAMP),
+    )
+    fast, epoch_us, offset_us = _fast_times(raw["timestamp"], numbers_fast)
+    tz = pc.utf8_slice_codeunits(raw["timestamp"], 19, 25)
+    derived = {
+        "line_no": raw["line_no"], "quantity": raw["quantity"], ISO: raw["timestamp"],
+        TZ: pc.if_else(pc.equal(tz, "-00:00"), "+00:00", tz),
+    }
+    slow = np.flatnonzero(~fast)
+    bad: list[Skipped] = []
+    valid = fast.copy()
+    if len(slow):
+        rows = zip(*(pc.take(raw[c], slow).to_pylist() for c in RAW_COLUMNS), strict=True)
+        lines = zip(*(pc.take(c, slow).to_pylist() for c in split.columns), strict=True)
+        fixed: dict[str, list[str]] = {key: [] for key in derived}
+        for index, fields, values in zip(slow, rows, lines, strict=True):
+            parsed = _event_time(fields)
+            if isinstance(parsed, tuple):
+                bad.append(Skipped(name, int(split.lines[index]), *parsed, ",".join(values)))
+                continue
+            valid[index] = True
+            epoch_us[index] = (parsed - _EPOCH) // _MICROSECOND
+            offset = parsed.utcoffset() or dt.timedelta()
+            offset_us[index] = offset // _MICROSECOND
+            iso = _iso(parsed, fields[2])
+            for key, value in (("line_no", str(int(fields[1]))), ("quantity", str(int(fields[6]))),
+                               (ISO, iso), (TZ, _tz_text(parsed))):
+                fixed[key].append(value)
+        mask = pa.array(valid & ~fast)
+        if fixed["line_no"]:
+            derived = {key: pc.replace_with_mask(derived[key], mask, pa.array(fixed[key],
+                                                                              pa.string()))
+                       for key in derived}
+    columns = {c: raw[c] for c in RAW_COLUMNS} | {
+        "line_no": derived["line_no"], "quantity": derived["quantity"],
+        FILE: pa.array(np.full(count, file_index, dtype=np.int32)),
+        LINE: pa.array(split.lines.astype(np.int64)),
+        EPOCH_US: pa.array(epoch_us), OFFSET_US: pa.array(offset_us),
+        TZ: derived[TZ], ISO: derived[ISO], PLAIN: _plain(raw, count, split.plain_file),
+    }
+    table = pa.Table.from_pydict(columns, schema=_SCHEMA)
+    return table.filter(pa.array(valid)), bad
+
+
+def _all(*masks: pa.Array) -> np.ndarray:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.and_(result, mask)
+    return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _plain(raw: dict[str, pa.Array], count: int, plain_file: bool) -> pa.Array:
+    """Per row: True when no text field needs JSON escaping."""
+    if plain_file or not count:
+        return pa.array(np.ones(count, dtype=bool))
+    return pa.array(_all(*(pc.invert(pc.match_substring_regex(raw[c], _NEEDS_ESCAPE))
+                           for c in _TEXT_COLUMNS)))
+
+
+def _fast_times(text: pa.Array, candidate: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For `YYYY-MM-DDTHH:MM:SS+HH:MM` rows: (valid calendar time, UTC epoch us, offset us).
+
+    Years 2..9998 only, so no offset can leave the range Python's datetime handles.
+    """
+    count = len(candidate)
+    zeros = np.zeros(count, dtype=np.int64)
+    if not count or not candidate.any():
+        return np.zeros(count, dtype=bool), zeros, zeros.copy()
+    fixed = pc.if_else(pa.array(candidate), text, "2000-01-01T00:00:00+00:00")
+    offsets = np.frombuffer(fixed.buffers()[1], np.int32)[fixed.offset:fixed.offset + count + 1]
+    chars = np.frombuffer(fixed.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    digits = chars.reshape(count, 25).astype(np.int64) - ord("0")
+
+    def number(start: int, stop: int) -> np.ndarray:
+        value = np.zeros(count, dtype=np.int64)
+        for position in range(start, stop):
+            value = value * 10 + digits[:, position]
+        return value
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
+    sign = np.where(chars.reshape(count, 25)[:, 19] == ord("-"), -1, 1)
+    offset_s = sign * (number(20, 22) * 3600 + number(23, 25) * 60)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_index = np.clip(month, 1, 12) - 1
+    month_days = _DAYS_IN_MONTH[month_index] + ((month == 2) & leap)
+    ok = (candidate & (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12) & (day >= 1)
+          & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
+          & (number(20, 22) <= 23) & (number(23, 25) <= 59))
+    days = _days_from_civil(year, month, day)
+    epoch_s = days * 86400 + hour * 3600 + minute * 60 + second - offset_s
+    return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def _event_time(fields: tuple[str, ...]) -> dt.datetime | tuple[str, str]:
@@ -164,3 +442,8 @@ def _iso(when: dt.datetime, text: str) -> str:
     if len(text) == 25 and text[10] == "T" and text[19] in "+-":
         return text
     return when.isoformat()
+
+
+def _tz_text(when: dt.datetime) -> str:
+    """The UTC offset as `isoformat()` writes it after the local time (`+05:30`, `-00:00:30`)."""
+    return when.isoformat()[len(when.replace(tzinfo=None).isoformat()):]
