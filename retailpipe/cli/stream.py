@@ -11,6 +11,7 @@ from retailpipe.cli.console import console
 from retailpipe.cli.state import state
 from retailpipe.spark import create_session, with_kafka
 from retailpipe.stream.options import StreamOptions
+from retailpipe.stream.source import wait_for_topic
 
 EPILOG = """Examples:
 
@@ -79,7 +80,9 @@ def stream(
             "stream.max_offsets_per_trigger": max_offsets_per_trigger,
         }
     )
-    StreamOptions.from_settings(settings)  # fail on a bad duration before Spark starts
+    # Fail on a bad duration or an unreachable broker before Spark takes its seconds to start.
+    StreamOptions.from_settings(settings)
+    wait_for_topic(settings, wait=not available_now)
     spark = create_session(settings, "stream", add_ons=[with_kafka])
     try:
         result = run_stream(spark, settings, available_now=available_now, reset=reset)

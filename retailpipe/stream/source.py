@@ -39,26 +39,12 @@ def _java_client_options(settings: Settings) -> dict[str, str]:
 
 def wait_for_topic(settings: Settings, *, wait: bool) -> int:
     """The topic's partition count; waits for it to appear when `wait` (replay creates it)."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    from retailpipe.replay.client import cluster_metadata
 
     kafka = settings.kafka
-    conf: dict[str, object] = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.client}
-    if kafka.sasl_username:
-        conf["sasl.username"] = kafka.sasl_username
-    if kafka.sasl_password is not None:
-        conf["sasl.password"] = kafka.sasl_password.get_secret_value()
-    admin = AdminClient(conf)
     announced = False
     while True:
-        try:
-            metadata = admin.list_topics(topic=kafka.topic, timeout=kafka.timeout_s)
-        except KafkaException as exc:
-            raise ServiceError(
-                f"Kafka at {kafka.bootstrap_servers} does not answer ({exc.args[0]})",
-                "start a broker with `retailpipe kafka up` or set kafka.bootstrap_servers",
-            ) from None
-        topic = metadata.topics.get(kafka.topic)
+        topic = cluster_metadata(settings).topics.get(kafka.topic)
         if topic is not None and topic.error is None and topic.partitions:
             return len(topic.partitions)
         if not wait:
