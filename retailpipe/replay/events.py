@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retailpipe.replay.source import EPOCH_US, ISO, OFFSET_US, PLAIN, TZ
+from retailpipe.replay.source import EPOCH_US, ISO, OFFSET_US, PLAIN
 from retailpipe.schemas import RAW_COLUMNS, SCHEMA_VERSION
 
 try:  # orjson is several times faster; the standard library gives the same bytes' meaning
@@ -128,13 +128,24 @@ def event_ids(batch: pa.Table, generation: int = 0) -> list[bytes]:
 
 
 def shifted_times(batch: pa.Table, shift_s: int) -> pa.Array:
-    """Each row's event time moved by `shift_s` seconds, as `datetime.isoformat()` writes it."""
-    local_us = (batch[EPOCH_US].to_numpy() + batch[OFFSET_US].to_numpy()
-                + shift_s * 1_000_000)
+    """Each row's event time moved by `shift_s` seconds, as `datetime.isoformat()` writes it
+    (local time in the row's own UTC offset)."""
+    offset_us = batch[OFFSET_US].to_numpy()
+    local_us = batch[EPOCH_US].to_numpy() + offset_us + shift_s * 1_000_000
     seconds, micro = np.divmod(local_us, 1_000_000)
     text = pa.array(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s"))
-    fraction = pa.array(np.where(micro > 0, np.char.mod(".%06d", micro), ""))
-    return pc.binary_join_element_wise(text, fraction, batch[TZ], "")
+    fraction: Any = ""
+    if micro.any():
+        fraction = pa.array(np.where(micro > 0, np.char.mod(".%06d", micro), ""))
+    distinct, inverse = np.unique(offset_us, return_inverse=True)
+    offsets = pa.array([_offset_text(int(offset)) for offset in distinct], pa.string())
+    return pc.binary_join_element_wise(text, fraction, offsets.take(inverse), "")
+
+
+def _offset_text(offset_us: int) -> str:
+    """A UTC offset as isoformat() writes it: `+05:30`, `-05:00`, `+00:00`, `+05:30:15`."""
+    zone = dt.timezone(dt.timedelta(microseconds=offset_us))
+    return dt.datetime(2000, 1, 1, tzinfo=zone).isoformat()[len("2000-01-01T00:00:00"):]
 
 
 def _tails(batch: pa.Table, event_times: Any) -> pa.Array:

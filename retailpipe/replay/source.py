@@ -30,21 +30,25 @@ _INTEGER = re.compile(r"-?\d+")
 # Vectorised checks: strict ASCII subsets of what the Python checks above accept.
 _FAST_INTEGER = r"^(?:0|-?[1-9][0-9]{0,17})$"  # exactly as int() prints it, fits in int64
 _FAST_DECIMAL = r"^(?:-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"  # or empty
-_FAST_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
+# Timestamps `YYYY-MM-DDTHH:MM:SS+HH:MM` are checked and converted by numpy on their bytes.
+_TIMESTAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]
+_TIMESTAMP_MARKS = [4, 7, 10, 13, 16, 22]
+_MARKS = np.frombuffer(b"--T:::", np.uint8)
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # characters JSON writes escaped
+_CONTROL = bytes(c for c in range(0x20) if c not in b"\r\n")
 _TEXT_COLUMNS = tuple(c for c in RAW_COLUMNS if c not in ("line_no", "quantity"))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 # Columns besides RAW_COLUMNS (where line_no and quantity hold the integer as int() prints it).
-FILE, LINE, EPOCH_US, OFFSET_US, TZ, ISO, PLAIN = (
-    "_file", "_line", "_epoch_us", "_offset_us", "_tz", "_iso", "_plain"
+FILE, LINE, EPOCH_US, OFFSET_US, ISO, PLAIN = (
+    "_file", "_line", "_epoch_us", "_offset_us", "_iso", "_plain"
 )
 _SCHEMA = pa.schema(
     [(name, pa.string()) for name in RAW_COLUMNS]
     + [(FILE, pa.int32()), (LINE, pa.int64()), (EPOCH_US, pa.int64()), (OFFSET_US, pa.int64()),
-       (TZ, pa.string()), (ISO, pa.string()), (PLAIN, pa.bool_())]
+       (ISO, pa.string()), (PLAIN, pa.bool_())]
 )
 
 
@@ -77,8 +81,8 @@ class Source:
 
     `table` has one row per sendable CSV row, in send order, with the columns of `_SCHEMA`:
     the raw text fields, the source position, the event time as UTC microseconds plus its
-    offset (`_tz` as ISO 8601 prints it), `_iso` (the event_time to send when not shifted)
-    and `_plain` (no field needs JSON escaping).
+    UTC offset, `_iso` (the event_time to send when not shifted) and `_plain` (no field
+    needs JSON escaping).
     """
 
     files: list[Path]
@@ -95,9 +99,11 @@ class Source:
 
     def event_time(self, index: int, shift_s: int = 0) -> dt.datetime:
         """Row `index`'s event time (moved by `shift_s` seconds) in its own UTC offset."""
-        epoch_us = self.table[EPOCH_US][index].as_py() + shift_s * 1_000_000
-        zone = dt.timezone(self.table[OFFSET_US][index].as_py() * _MICROSECOND)
-        return (_EPOCH + epoch_us * _MICROSECOND).astimezone(zone)
+        offset_us = self.table[OFFSET_US][index].as_py()
+        local_us = self.table[EPOCH_US][index].as_py() + offset_us + shift_s * 1_000_000
+        # Local time first: the UTC instant of e.g. 0001-01-01T00:30+05:00 is before year 1.
+        local = dt.datetime(1970, 1, 1) + local_us * _MICROSECOND
+        return local.replace(tzinfo=dt.timezone(offset_us * _MICROSECOND))
 
     def head(self, count: int) -> Source:
         """The first `count` rows (same files and skipped rows)."""
@@ -199,7 +205,7 @@ def _decode(path: Path, data: bytes) -> str:
 def _simple(data: bytes, body: bytes) -> bool:
     """No quoting, no lone CR, no empty line: splitting at commas and line ends is exact."""
     return not (
-        b'"' in data or data.count(b"\r") != data.count(b"\r\n")
+        b'"' in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))
         or body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body
     )
 
@@ -226,13 +232,11 @@ def _split_fast(name: str, body: bytes, width: int) -> _Split:
         raise InputError(f"{name}: {exc}", "save the file as UTF-8 CSV") from None
     columns = [table[n].combine_chunks() if table.num_rows else pa.array([], pa.string())
                for n in names]
-    buffer = np.frombuffer(body, np.uint8)
     # Control characters other than line ends, or a backslash, need JSON escaping.
-    plain = (b"\\" not in body
-             and np.count_nonzero(buffer < 0x20) == body.count(b"\n") + body.count(b"\r"))
+    plain = b"\\" not in body and len(body.translate(None, _CONTROL)) == len(body)
     if not invalid:
         return _Split(columns, np.arange(2, table.num_rows + 2), [], plain)
-    lines, skipped = _field_counts(name, body, buffer, width)
+    lines, skipped = _field_counts(name, body, np.frombuffer(body, np.uint8), width)
     if len(lines) != table.num_rows:  # pragma: no cover - pyarrow and numpy disagree
         raise AssertionError(f"{name}: {table.num_rows} rows parsed, {len(lines)} expected")
     return _Split(columns, lines, skipped, plain)
@@ -304,14 +308,9 @@ def _validate(name: str, file_index: int, split: _Split, order: list[int],
         pc.match_substring_regex(raw["quantity"], _FAST_INTEGER),
         pc.match_substring_regex(raw["unit_price"], _FAST_DECIMAL),
         pc.match_substring_regex(raw["discount_pct"], _FAST_DECIMAL),
-        pc.match_substring_regex(raw["timestamp"], _FAST_TIMESTAMP),
     )
     fast, epoch_us, offset_us = _fast_times(raw["timestamp"], numbers_fast)
-    tz = pc.utf8_slice_codeunits(raw["timestamp"], 19, 25)
-    derived = {
-        "line_no": raw["line_no"], "quantity": raw["quantity"], ISO: raw["timestamp"],
-        TZ: pc.if_else(pc.equal(tz, "-00:00"), "+00:00", tz),
-    }
+    derived = {"line_no": raw["line_no"], "quantity": raw["quantity"], ISO: raw["timestamp"]}
     slow = np.flatnonzero(~fast)
     bad: list[Skipped] = []
     valid = fast.copy()
@@ -330,7 +329,7 @@ def _validate(name: str, file_index: int, split: _Split, order: list[int],
             offset_us[index] = offset // _MICROSECOND
             iso = _iso(parsed, fields[2])
             for key, value in (("line_no", str(int(fields[1]))), ("quantity", str(int(fields[6]))),
-                               (ISO, iso), (TZ, _tz_text(parsed))):
+                               (ISO, iso)):
                 fixed[key].append(value)
         mask = pa.array(valid & ~fast)
         if fixed["line_no"]:
@@ -342,7 +341,7 @@ def _validate(name: str, file_index: int, split: _Split, order: list[int],
         FILE: pa.array(np.full(count, file_index, dtype=np.int32)),
         LINE: pa.array(split.lines.astype(np.int64)),
         EPOCH_US: pa.array(epoch_us), OFFSET_US: pa.array(offset_us),
-        TZ: derived[TZ], ISO: derived[ISO], PLAIN: _plain(raw, count, split.plain_file),
+        ISO: derived[ISO], PLAIN: _plain(raw, count, split.plain_file),
     }
     table = pa.Table.from_pydict(columns, schema=_SCHEMA)
     return table.filter(pa.array(valid)), bad
@@ -373,27 +372,25 @@ def _fast_times(text: pa.Array, candidate: np.ndarray,
     zeros = np.zeros(count, dtype=np.int64)
     if not count or not candidate.any():
         return np.zeros(count, dtype=bool), zeros, zeros.copy()
-    fixed = pc.if_else(pa.array(candidate), text, "2000-01-01T00:00:00+00:00")
-    offsets = np.frombuffer(fixed.buffers()[1], np.int32)[fixed.offset:fixed.offset + count + 1]
-    chars = np.frombuffer(fixed.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    digits = chars.reshape(count, 25).astype(np.int64) - ord("0")
-
-    def number(start: int, stop: int) -> np.ndarray:
-        value = np.zeros(count, dtype=np.int64)
-        for position in range(start, stop):
-            value = value * 10 + digits[:, position]
-        return value
-
-    year, month, day = number(0, 4), number(5, 7), number(8, 10)
-    hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
-    sign = np.where(chars.reshape(count, 25)[:, 19] == ord("-"), -1, 1)
-    offset_s = sign * (number(20, 22) * 3600 + number(23, 25) * 60)
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
+    if not (np.diff(offsets) == 25).all():
+        candidate = candidate & (np.diff(offsets) == 25)
+        text = pc.if_else(pa.array(candidate), text, "2000-01-01T00:00:00+00:00")
+        offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
+    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(count, 25)
+    digits = chars[:, _TIMESTAMP_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps past 9
+    shape_ok = ((digits <= 9).all(axis=1) & (chars[:, _TIMESTAMP_MARKS] == _MARKS).all(axis=1)
+                & ((chars[:, 19] == ord("+")) | (chars[:, 19] == ord("-"))))
+    pairs = digits[:, 0::2].astype(np.int64) * 10 + digits[:, 1::2]
+    century, year_of_century, month, day, hour, minute, second, offset_h, offset_m = pairs.T
+    year = century * 100 + year_of_century
+    sign = np.where(chars[:, 19] == ord("-"), -1, 1)
+    offset_s = sign * (offset_h * 3600 + offset_m * 60)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_index = np.clip(month, 1, 12) - 1
-    month_days = _DAYS_IN_MONTH[month_index] + ((month == 2) & leap)
-    ok = (candidate & (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12) & (day >= 1)
-          & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
-          & (number(20, 22) <= 23) & (number(23, 25) <= 59))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    ok = (candidate & shape_ok & (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
+          & (day >= 1) & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
+          & (offset_h <= 23) & (offset_m <= 59))
     days = _days_from_civil(year, month, day)
     epoch_s = days * 86400 + hour * 3600 + minute * 60 + second - offset_s
     return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
@@ -442,8 +439,3 @@ def _iso(when: dt.datetime, text: str) -> str:
     if len(text) == 25 and text[10] == "T" and text[19] in "+-":
         return text
     return when.isoformat()
-
-
-def _tz_text(when: dt.datetime) -> str:
-    """The UTC offset as `isoformat()` writes it after the local time (`+05:30`, `-00:00:30`)."""
-    return when.isoformat()[len(when.replace(tzinfo=None).isoformat()):]

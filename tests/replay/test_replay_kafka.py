@@ -118,6 +118,25 @@ def test_loop_and_limit_send_new_ids_each_pass(storage: Storage, kafka_broker: s
     assert abs((latest - dt.datetime.now(dt.UTC)).total_seconds()) < 120
 
 
+def test_rejected_events_are_counted_as_failed_not_delivered(
+    storage: Storage, kafka_broker: str
+) -> None:
+    """Without a listener only failed deliveries call back; the counts must still add up."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = new_topic()
+    admin = AdminClient({"bootstrap.servers": kafka_broker})
+    small = NewTopic(topic, num_partitions=1, replication_factor=1,
+                     config={"max.message.bytes": "200"})  # every event batch is larger
+    admin.create_topics([small])[topic].result(30)
+    settings = _settings(storage, kafka_broker, **{"replay.flush_timeout_s": 30.0})
+    source = read_source(select_files(storage, None, None, None))
+    summary = replay(settings, source, ReplayOptions(topic=topic, limit=40))
+    assert (summary.sent, summary.delivered, summary.failed) == (40, 0, 40)
+    assert "MSG_SIZE_TOO_LARGE" in summary.errors
+    assert consume(kafka_broker, topic, 0, timeout_s=5, settle_s=1) == []
+
+
 def test_unreachable_broker_fails_within_the_timeout(storage: Storage) -> None:
     settings = _settings(storage, "127.0.0.1:1", **{"kafka.timeout_s": 2.0})
     source = read_source(select_files(storage, None, None, None))
