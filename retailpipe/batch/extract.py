@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import mmap
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -37,6 +38,13 @@ CANONICAL: tuple[str, ...] = (*RAW_COLUMNS, "amount")
 # Possessive quantifiers keep Java's regex engine linear and its stack shallow.
 RECORD_PATTERN = r'((?:[^"\n]++|"(?:[^"]++|"")*+")*+)(?:\n|$)'
 CORRUPT = "_corrupt"
+# monotonically_increasing_id() = partition index << 33 | row index within the partition.
+PARTITION_ROW_MASK = (1 << 33) - 1
+# Spark packs and splits files by these sizes; this large, every file is one partition.
+ONE_PARTITION_PER_FILE = {
+    "spark.sql.files.maxPartitionBytes": str(1 << 40),
+    "spark.sql.files.openCostInBytes": str(1 << 40),
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,24 @@ def _input_file(info: FileInfo) -> InputFile:
     return InputFile(uri=info.uri, name=info.name, size=info.size, day=parse_raw_date(info.name))
 
 
+def has_quote(file: InputFile, storage: Storage) -> bool:
+    """Whether a file contains a double quote (then it may hold quoted line breaks).
+
+    Checked with a fast byte scan for local files; files on HDFS are assumed to have one,
+    which is always correct, only slower.
+    """
+    if not storage.is_local or not file.uri.startswith("file:"):
+        return True
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(file.uri).path))
+    if file.size == 0:
+        return False
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(b'"') >= 0
+
+
 def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
     """The header fields of a file (None for an empty file)."""
     line = fs.first_line(file.uri)
@@ -128,13 +154,50 @@ def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
     return next(csv.reader([line.replace("\ufeff", "")]))
 
 
-def read_records(spark: SparkSession, uris: list[str]) -> DataFrame:
+def read_records(spark: SparkSession, uris: list[str], quoted: set[str]) -> DataFrame:
     """One row per non-blank record after the header.
 
     Columns: source_uri, source_file, line_number (physical, header = 1), record.
-    Each step is its own projection: Spark does not inline a costly expression that is used
-    more than once, so every file is decoded and split exactly once.
+    Files without a double quote (`uris` minus `quoted`) are read line by line; the others
+    whole, so quoted line breaks stay inside their record.
     """
+    plain = [u for u in uris if u not in quoted]
+    frames = []
+    if plain:
+        frames.append(_read_lines(spark, plain))
+    if quoted:
+        frames.append(_read_whole(spark, [u for u in uris if u in quoted]))
+    records = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    return records.where(F.trim(F.col("record")) != "").select(
+        "source_uri",
+        F.element_at(F.split(F.col("source_uri"), "/"), -1).alias("source_file"),
+        "line_number",
+        "record",
+    )
+
+
+def _utf8_or_latin1(value: Column) -> Column:
+    """Text that is not valid UTF-8 is taken as Latin-1 instead of being mangled."""
+    return F.when(F.is_valid_utf8(value), value).otherwise(
+        F.decode(value.cast("binary"), "ISO-8859-1")
+    )
+
+
+def _read_lines(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """Streams lines. Each file is exactly one Spark partition (see `one_partition_per_file`),
+    so the row's index within its partition is its line index in the file."""
+    index = F.monotonically_increasing_id().bitwiseAND(F.lit(PARTITION_ROW_MASK))
+    lines = spark.read.text(uris).select(
+        F.input_file_name().alias("source_uri"),
+        (index + 1).alias("line_number"),
+        _utf8_or_latin1(F.col("value")).alias("record"),
+    )
+    return lines.where(F.col("line_number") > 1)
+
+
+def _read_whole(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """Reads files whole and splits them into RFC 4180 records, each step its own
+    projection so that Spark decodes and splits every file once."""
     content = F.col("content")
     decoded = F.when(F.is_valid_utf8(content), content.cast("string")).otherwise(
         F.decode(content, "ISO-8859-1")
@@ -142,8 +205,8 @@ def read_records(spark: SparkSession, uris: list[str]) -> DataFrame:
     text = F.col("text")
     no_bom = F.when(F.startswith(text, F.lit("\ufeff")), F.substring(text, 2, 1 << 30))
     unix = F.when(F.instr(text, "\r") > 0, F.regexp_replace(text, "\r\n?", "\n"))
-    records = F.when(F.instr(text, '"') > 0, F.regexp_extract_all(text, F.lit(RECORD_PATTERN), 1))
-    # (index, extra line breaks) of every record that spans lines; empty for most files.
+    records = F.regexp_extract_all(text, F.lit(RECORD_PATTERN), 1)
+    # (index, extra line breaks) of every record that spans lines.
     spans = F.filter(
         F.transform(
             F.col("records"), lambda rec, i: F.struct(i.alias("i"), _line_breaks(rec).alias("n"))
@@ -156,18 +219,15 @@ def read_records(spark: SparkSession, uris: list[str]) -> DataFrame:
         .select(F.col("path").alias("source_uri"), decoded.alias("text"))
         .select("source_uri", no_bom.otherwise(text).alias("text"))
         .select("source_uri", unix.otherwise(text).alias("text"))
-        .select("source_uri", records.otherwise(F.split(text, "\n")).alias("records"))
+        .select("source_uri", records.alias("records"))
         .select("source_uri", "records", spans.alias("spans"))
     )
     # posexplode_outer: the plain generator makes Spark infer a filter that re-splits files.
     exploded = files.select(
         "source_uri", "spans", F.posexplode_outer("records").alias("pos", "record")
     )
-    return exploded.where((F.col("pos") > 0) & (F.trim(F.col("record")) != "")).select(
-        "source_uri",
-        F.element_at(F.split(F.col("source_uri"), "/"), -1).alias("source_file"),
-        line_number(F.col("pos"), F.col("spans")).alias("line_number"),
-        "record",
+    return exploded.where(F.col("pos") > 0).select(
+        "source_uri", line_number(F.col("pos"), F.col("spans")).alias("line_number"), "record"
     )
 
 

@@ -89,7 +89,10 @@ def run_batch(
         "dates": None if dates is None else [d.isoformat() for d in dates],
     }
     version = Version(storage, run_id)
+    saved = {key: spark.conf.get(key, None) for key in extract.ONE_PARTITION_PER_FILE}
     try:
+        for key, value in extract.ONE_PARTITION_PER_FILE.items():
+            spark.conf.set(key, value)
         partitions = _run(spark, fs, settings, storage, version, manifest, dates, input_uri)
         manifest["status"] = "succeeded"
     except BaseException as exc:
@@ -97,6 +100,12 @@ def run_batch(
         clean_abandoned(fs, storage, run_id)
         _finish(fs, storage, manifest, clock)
         raise
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
     uri = _finish(fs, storage, manifest, clock)
     return BatchResult(manifest=manifest, manifest_uri=uri, partitions=partitions)
 
@@ -123,7 +132,7 @@ def _run(
     with progress("batch", STEPS, "steps") as bar:
         with _timed(timings, "plan"):
             files = extract.find_inputs(fs, storage, input_uri, dates)
-            rows, rejected = _extract(spark, fs, files, settings.batch.aliases)
+            rows, rejected = _extract(spark, fs, storage, files, settings.batch.aliases)
             manifest["rejected_files"] = rejected
             stores, products = _dimensions(spark, fs, storage)
         bar.advance(1, "read + validate")
@@ -159,7 +168,11 @@ def _run(
 
 
 def _extract(
-    spark: SparkSession, fs: HadoopFs, files: list[extract.InputFile], aliases: dict[str, list[str]]
+    spark: SparkSession,
+    fs: HadoopFs,
+    storage: Storage,
+    files: list[extract.InputFile],
+    aliases: dict[str, list[str]],
 ) -> tuple[DataFrame, list[dict[str, Any]]]:
     """Group files by header so each group is parsed with one schema; unmappable files' rows
     are kept for the quarantine."""
@@ -181,9 +194,10 @@ def _extract(
             )
             log.warning("%s cannot be mapped: missing %s", file.name, ", ".join(mapping.missing))
         groups.setdefault(mapping.header, (mapping, []))[1].append(file.uri)
+    quoted = {f.uri for f in files if extract.has_quote(f, storage)}
     frames = []
     for mapping, uris in groups.values():
-        records = extract.read_records(spark, uris)
+        records = extract.read_records(spark, uris, quoted)
         if mapping.mappable:
             frames.append(extract.parse_fields(records, mapping))
         else:
@@ -369,8 +383,17 @@ def _write_aggregates(
 
 
 _AGGREGATE_INPUT = (
-    "sale_date", "transaction_id", "store_id", "category", "product_id", "payment_method",
-    "hour", "quantity", "gross_amount", "discount_amount", "net_amount",
+    "sale_date",
+    "transaction_id",
+    "store_id",
+    "category",
+    "product_id",
+    "payment_method",
+    "hour",
+    "quantity",
+    "gross_amount",
+    "discount_amount",
+    "net_amount",
 )
 _KEYS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
 
