@@ -38,6 +38,15 @@ _BLAKE2B_128 = partial(hashlib.blake2b, digest_size=16)
 _DIGEST = methodcaller("digest")
 
 
+def _text(value: str) -> pa.Scalar:
+    # Literals go to pyarrow kernels as scalars: a Python str would be converted on every
+    # call, and pyarrow's converter tries to import an optional module each time.
+    return pa.scalar(value, pa.string())
+
+
+_EMPTY, _QUOTE, _NULL, _UNIT_SEPARATOR = _text(""), _text('"'), _text("null"), _text("\x1f")
+
+
 def event_id(transaction_id: str, line_no: int, generation: int = 0) -> str:
     """A stable id for the row with key (transaction_id, line_no): 32 hex digits of BLAKE2b.
 
@@ -122,8 +131,8 @@ def event_ids(batch: pa.Table, generation: int = 0) -> list[bytes]:
     """`event_id()` of every row of `batch`, as ASCII bytes."""
     parts: list[Any] = [batch["transaction_id"], batch["line_no"]]
     if generation:
-        parts.append(str(generation))
-    keys = pc.binary_join_element_wise(*parts, "\x1f").cast(pa.binary()).to_pylist()
+        parts.append(_text(str(generation)))
+    keys = pc.binary_join_element_wise(*parts, _UNIT_SEPARATOR).cast(pa.binary()).to_pylist()
     return list(map(hexlify, map(_DIGEST, map(_BLAKE2B_128, keys))))
 
 
@@ -134,12 +143,12 @@ def shifted_times(batch: pa.Table, shift_s: int) -> pa.Array:
     local_us = batch[EPOCH_US].to_numpy() + offset_us + shift_s * 1_000_000
     seconds, micro = np.divmod(local_us, 1_000_000)
     text = pa.array(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s"))
-    fraction: Any = ""
+    fraction: Any = _EMPTY
     if micro.any():
         fraction = pa.array(np.where(micro > 0, np.char.mod(".%06d", micro), ""))
     distinct, inverse = np.unique(offset_us, return_inverse=True)
     offsets = pa.array([_offset_text(int(offset)) for offset in distinct], pa.string())
-    return pc.binary_join_element_wise(text, fraction, offsets.take(inverse), "")
+    return pc.binary_join_element_wise(text, fraction, offsets.take(inverse), _EMPTY)
 
 
 def _offset_text(offset_us: int) -> str:
@@ -163,15 +172,16 @@ def _tails(batch: pa.Table, event_times: Any) -> pa.Array:
             pieces.append(before)
         pieces.extend(_json_text(batch[name]) if name in _NULLABLE else [batch[name]])
     pieces.append("}")
-    return pc.binary_join_element_wise(*_merge_literals(pieces), "")
+    return pc.binary_join_element_wise(*_merge_literals(pieces), _EMPTY)
 
 
 def _json_text(column: pa.ChunkedArray) -> list[Any]:
     """A text column as JSON pieces: `"text"`, or null where the text is empty."""
-    empty = pc.equal(column, "")
+    empty = pc.equal(column, _EMPTY)
     if not pc.any(empty).as_py():
         return ['"', column, '"']
-    return [pc.if_else(empty, "null", pc.binary_join_element_wise('"', column, '"', ""))]
+    quoted = pc.binary_join_element_wise(_QUOTE, column, _QUOTE, _EMPTY)
+    return [pc.if_else(empty, _NULL, quoted)]
 
 
 def _merge_literals(pieces: list[Any]) -> list[Any]:
@@ -181,4 +191,4 @@ def _merge_literals(pieces: list[Any]) -> list[Any]:
             merged[-1] += piece
         else:
             merged.append(piece)
-    return merged
+    return [_text(piece) if isinstance(piece, str) else piece for piece in merged]

@@ -375,7 +375,8 @@ def _fast_times(text: pa.Array, candidate: np.ndarray,
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
     if not (np.diff(offsets) == 25).all():
         candidate = candidate & (np.diff(offsets) == 25)
-        text = pc.if_else(pa.array(candidate), text, "2000-01-01T00:00:00+00:00")
+        filler = pa.scalar("2000-01-01T00:00:00+00:00", pa.string())
+        text = pc.if_else(pa.array(candidate), text, filler)
         offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
     chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(count, 25)
     digits = chars[:, _TIMESTAMP_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps past 9
