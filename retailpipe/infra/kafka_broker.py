@@ -214,7 +214,7 @@ def _format(settings: Settings, files: BrokerFiles, classpath: str) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     command = [
         *_java_command(settings, files, classpath),
-        "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(files.config),
+        "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(files.config),
         "--ignore-formatted",
     ]
     log.info("formatting the Kafka data folder %s", files.data)
