@@ -141,8 +141,15 @@ def demo(
         )
         if not skip_batch:
             stack.run("batch", "batch")
-        stack.start("stream", "stream", "--starting-offsets", "latest")
-        stack.start("replay", "replay", "--speed", str(speed), "--shift-to-now", "--loop")
+        # A topic of its own per demo run: the stream starts from its beginning (no event is
+        # missed while Spark starts) and never sees an earlier demo's events.
+        topic = f"{settings.kafka.topic}.demo-{time.strftime('%Y%m%dT%H%M%S')}"
+        stack.start(
+            "stream", "stream", "--topic", topic, "--starting-offsets", "earliest", "--reset"
+        )
+        stack.start(
+            "replay", "replay", "--topic", topic, "--speed", str(speed), "--shift-to-now", "--loop"
+        )
         stack.start("serve", "serve", "all", "--port", str(settings.serve.port))
         base = f"http://{settings.serve.host}:{settings.serve.port}"
         console.print(
