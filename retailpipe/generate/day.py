@@ -227,7 +227,6 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
     )
     customer_ids = pc.take(text.customers, pa.array(np.where(loyal, customer, 0)))
     receipt_idx = pa.array(receipt)
-    product_idx = pa.array(product)
     # Each CSV line is joined straight from receipt-level and product-level text (fields
     # that sit side by side are pre-joined), so the joined array's data buffer is the file.
     # No generated value contains a comma, quote or line break: nothing needs quoting.
@@ -237,14 +236,12 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
         "\n",
         "",
     )
+    item = _item_text(text, promo, product, quantity, discount_h, line_return)
     lines = pc.binary_join_element_wise(
         pc.take(txn, receipt_idx),
         pc.take(_small_ints(), pa.array(line_no + SMALL_INT_OFFSET)),
         pc.take(stamp_store, receipt_idx),
-        pc.take(text.product_category, product_idx),
-        pc.take(_small_ints(), pa.array(quantity + SMALL_INT_OFFSET)),
-        pc.take(text.prices, product_idx),
-        pc.take(_rates(), pa.array(discount_h)),
+        item,
         pc.take(pay_customer, receipt_idx),
         ",",
     )
@@ -253,6 +250,44 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
     )
     numbers = {"net": net, "units": quantity, "hour": hour[receipt]}
     return rows, numbers
+
+
+def _item_text(
+    text: _Texts,
+    promo: np.ndarray,
+    product: np.ndarray,
+    quantity: np.ndarray,
+    discount_h: np.ndarray,
+    is_return: np.ndarray,
+) -> pa.Array:
+    """'product_id,category,quantity,unit_price,discount_pct' for every line.
+
+    A sale line's text depends only on (product, quantity) on a given day, so it is taken
+    from a small table of every such pair; the few return lines are joined one by one.
+    """
+    n_products, n_quantities = len(promo), len(QUANTITIES)
+    pair_product = pa.array(np.repeat(np.arange(n_products), n_quantities))
+    pair_quantity = pa.array(np.tile(QUANTITIES, n_products) + SMALL_INT_OFFSET)
+    pairs = pc.binary_join_element_wise(
+        pc.take(text.product_category, pair_product),
+        pc.take(_small_ints(), pair_quantity),
+        pc.take(text.prices, pair_product),
+        pc.take(_rates(), pa.array(np.repeat(promo, n_quantities))),
+        ",",
+    )
+    quantity_idx = np.clip(quantity, 1, n_quantities) - 1
+    item = pc.take(pairs, pa.array(product * n_quantities + quantity_idx))
+    if not is_return.any():
+        return item
+    rows = np.flatnonzero(is_return)
+    returned = pc.binary_join_element_wise(
+        pc.take(text.product_category, pa.array(product[rows])),
+        pc.take(_small_ints(), pa.array(quantity[rows] + SMALL_INT_OFFSET)),
+        pc.take(text.prices, pa.array(product[rows])),
+        pc.take(_rates(), pa.array(discount_h[rows])),
+        ",",
+    )
+    return pc.replace_with_mask(item, pa.array(is_return), returned)
 
 
 HEADER = (",".join(RAW_COLUMNS) + "\n").encode()
