@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
-from pathlib import Path
 from typing import Any
 
+from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
 from retailpipe.stream.sink import BatchReport, iso_us
 from retailpipe.stream.state import SinkState
 
@@ -28,9 +27,12 @@ def _now() -> str:
 class RunManifest:
     """Holds the manifest of one `retailpipe stream` run and rewrites its file on change."""
 
-    def __init__(self, runs_dir: Path, topic: str, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, runs_dir: Location, topic: str, settings: dict[str, Any], files: Files = LOCAL
+    ) -> None:
         self.run_id = new_run_id()
-        self.path = runs_dir / f"stream-{self.run_id}.json"
+        self.files = files
+        self.path = files.join(runs_dir, f"stream-{self.run_id}.json")
         self.data: dict[str, Any] = {
             "job": "stream",
             "run_id": self.run_id,
@@ -69,7 +71,4 @@ class RunManifest:
 
     def write(self) -> None:
         self.data["updated_at"] = _now()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        atomic_write(self.files, self.path, (json.dumps(self.data, indent=2) + "\n").encode())

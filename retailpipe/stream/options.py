@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from retailpipe.errors import ConfigError
 from retailpipe.schemas import ALL_STORES, SCHEMA_VERSION
 from retailpipe.settings import Settings
+from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
 
 UNITS = {
     "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
@@ -99,12 +99,12 @@ class StreamOptions:
         }
 
 
-def check_checkpoint(checkpoint: Path, options: StreamOptions) -> None:
+def check_checkpoint(checkpoint: Location, options: StreamOptions, files: Files = LOCAL) -> None:
     """Refuse to resume a checkpoint written for another topic or grouping; record a new one."""
-    path = checkpoint / METADATA_FILE
+    path = files.join(checkpoint, METADATA_FILE)
     wanted = options.signature()
-    if path.is_file():
-        recorded = json.loads(path.read_text())
+    if files.exists(path):
+        recorded = json.loads(files.read_bytes(path))
         changed = [key for key in wanted if recorded.get(key) != wanted[key]]
         if changed:
             what = ", ".join(f"{k} {recorded.get(k)!r} -> {wanted[k]!r}" for k in changed)
@@ -115,7 +115,5 @@ def check_checkpoint(checkpoint: Path, options: StreamOptions) -> None:
                 "the stream outputs and start over",
             )
         return
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({**wanted, "options": asdict(options)}, indent=2) + "\n")
-    tmp.replace(path)
+    record = json.dumps({**wanted, "options": asdict(options)}, indent=2) + "\n"
+    atomic_write(files, path, record.encode())

@@ -1,5 +1,5 @@
 """The plain-reader view of stream/ and stream_late/: one Parquet file per UTC day of
-window_start, each replaced whole by an atomic rename.
+window_start, each replaced whole by an atomic rename (local disk or HDFS, see files.py).
 
 A window key lives in exactly one file, and each file is swapped in one `rename`, so any
 Parquet reader listing the folder sees every window exactly once, with either its old or
@@ -10,14 +10,12 @@ its new value, never a half-written file. Temp files start with "." and do not e
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from retailpipe.stream.files import LOCAL, Files, Location, atomic_write, read_table, table_bytes
 from retailpipe.stream.windows import Key
 
 UTC = dt.UTC
@@ -61,37 +59,35 @@ def _ts(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    """Write `table` to `path` through a hidden temp file and one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def atomic_write_table(path: Location, table: pa.Table, files: Files = LOCAL) -> None:
+    """Write `table` to `path` through a hidden temp file and one atomic replace."""
+    atomic_write(files, path, table_bytes(table))
 
 
-def _merge_day(path: Path, schema: pa.Schema, updates: dict[Key, Row]) -> None:
+def _merge_day(files: Files, path: str, schema: pa.Schema, updates: dict[Key, Row]) -> None:
     rows: dict[Key, Row] = {}
-    if path.exists():
-        for row in pq.read_table(path, schema=schema).to_pylist():
+    if files.exists(path):
+        for row in read_table(files, path, schema).to_pylist():
             key = (_us(row["window_start"]), _us(row["window_end"]), str(row["store_id"]))
             rows[key] = row
     rows.update(updates)
     ordered = [rows[k] for k in sorted(rows)]
-    atomic_write_table(path, pa.Table.from_pylist(ordered, schema=schema))
+    atomic_write_table(path, pa.Table.from_pylist(ordered, schema=schema), files)
 
 
-def _publish(folder: Path, prefix: str, schema: pa.Schema, updates: dict[Key, Row]) -> None:
+def _publish(
+    files: Files, folder: Location, prefix: str, schema: pa.Schema, updates: dict[Key, Row]
+) -> None:
     by_day: dict[str, dict[Key, Row]] = {}
     for key, row in updates.items():
         by_day.setdefault(_day(key[0]), {})[key] = row
     for day, rows in sorted(by_day.items()):
-        _merge_day(folder / f"{prefix}-{day}.parquet", schema, rows)
+        _merge_day(files, files.join(folder, f"{prefix}-{day}.parquet"), schema, rows)
 
 
 def publish_windows(
-    folder: Path, values: Mapping[Key, tuple[int, int, Decimal]], now: dt.datetime
+    folder: Location, values: Mapping[Key, tuple[int, int, Decimal]], now: dt.datetime,
+    files: Files = LOCAL,
 ) -> None:
     """Upsert (transactions, units, net_revenue) per window key into the day files."""
     updates: dict[Key, Row] = {
@@ -106,10 +102,12 @@ def publish_windows(
         }
         for key, (transactions, units, revenue) in values.items()
     }
-    _publish(folder, "windows", WINDOW_SCHEMA, updates)
+    _publish(files, folder, "windows", WINDOW_SCHEMA, updates)
 
 
-def publish_late(folder: Path, counts: Mapping[Key, int], now: dt.datetime) -> None:
+def publish_late(
+    folder: Location, counts: Mapping[Key, int], now: dt.datetime, files: Files = LOCAL
+) -> None:
     """Upsert cumulative late-event counts per window key into the day files."""
     updates: dict[Key, Row] = {
         key: {
@@ -121,9 +119,13 @@ def publish_late(folder: Path, counts: Mapping[Key, int], now: dt.datetime) -> N
         }
         for key, count in counts.items()
     }
-    _publish(folder, "late", LATE_SCHEMA, updates)
+    _publish(files, folder, "late", LATE_SCHEMA, updates)
 
 
-def has_parquet(folders: Iterable[Path]) -> bool:
+def has_parquet(folders: Iterable[Location], files: Files = LOCAL) -> bool:
     """True when any of `folders` already holds visible Parquet files."""
-    return any(folder.is_dir() and any(folder.glob("*.parquet")) for folder in folders)
+    return any(
+        name.endswith(".parquet") and not name.startswith((".", "_"))
+        for folder in folders
+        for name in files.names(folder)
+    )

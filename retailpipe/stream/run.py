@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import threading
 import time
@@ -17,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from retailpipe.errors import ConfigError, RetailpipeError, ServiceError
 from retailpipe.settings import Settings, masked_dict
 from retailpipe.storage import Storage
+from retailpipe.stream.files import LOCAL, Files, HadoopFiles
 from retailpipe.stream.manifest import RunManifest
 from retailpipe.stream.options import StreamOptions, check_checkpoint
 from retailpipe.stream.publish import has_parquet
@@ -41,43 +41,56 @@ class StreamResult:
     watermark: str | None
 
 
-def reset_outputs(storage: Storage) -> None:
+def files_for(storage: Storage, spark: SparkSession) -> Files:
+    """The file system of the storage root: the local disk, or Hadoop's (HDFS) via Spark."""
+    return LOCAL if storage.is_local else HadoopFiles(spark)
+
+
+def location(storage: Storage, dataset: str, *parts: str) -> str:
+    """A dataset's location for `files_for(storage, ...)`: a local path or an hdfs:// URI."""
+    return str(storage.path(dataset, *parts)) if storage.is_local else storage.uri(dataset, *parts)
+
+
+def reset_outputs(storage: Storage, files: Files = LOCAL) -> None:
     """Delete the checkpoint and every stream output, to start over."""
     for dataset in OUTPUTS:
-        shutil.rmtree(storage.path(dataset), ignore_errors=True)
-    log.info("deleted the stream checkpoint and outputs under %s", storage.local_root)
+        files.delete(location(storage, dataset))
+    log.info("deleted the stream checkpoint and outputs under %s", storage.base_uri)
 
 
-def _paths(storage: Storage) -> SinkPaths:
+def _paths(storage: Storage, files: Files) -> SinkPaths:
     return SinkPaths(
-        state=storage.path("checkpoints", "sink"),
-        windows=storage.path("stream"),
-        late=storage.path("stream_late"),
-        dead_letter=storage.path("stream_dead_letter"),
+        state=location(storage, "checkpoints", "sink"),
+        windows=location(storage, "stream"),
+        late=location(storage, "stream_late"),
+        dead_letter=location(storage, "stream_dead_letter"),
+        files=files,
     )
 
 
-def prepare(settings: Settings, options: StreamOptions, *, reset: bool) -> SinkPaths:
-    """Check the storage root and checkpoint; returns where the sink writes."""
+def prepare(
+    settings: Settings, options: StreamOptions, *, reset: bool, files: Files = LOCAL
+) -> SinkPaths:
+    """Check the checkpoint against the options; returns where the sink writes."""
     storage = Storage(settings.storage.root)
-    if not storage.is_local:
+    if not storage.is_local and files is LOCAL:
         raise ConfigError(
-            "retailpipe stream publishes its windows with local atomic renames; "
-            f"storage.root {settings.storage.root} is not local",
-            "run the stream with a local --storage-root (RETAILPIPE_STORAGE__ROOT)",
+            f"storage.root {settings.storage.root} is not local but no Hadoop file system "
+            "was given",
+            "run the stream through `retailpipe stream`, which passes Spark's",
         )
     if reset:
-        reset_outputs(storage)
-    checkpoint = storage.path("checkpoints")
-    paths = _paths(storage)
-    fresh = not (checkpoint / "offsets").is_dir()
-    if fresh and has_parquet([paths.windows, paths.late]):
+        reset_outputs(storage, files)
+    checkpoint = location(storage, "checkpoints")
+    paths = _paths(storage, files)
+    fresh = not files.is_dir(files.join(checkpoint, "offsets"))
+    if fresh and has_parquet([paths.windows, paths.late], files):
         raise ConfigError(
             f"{paths.windows} holds results of an earlier run but there is no checkpoint to "
             "resume from",
             "pass --reset to delete the old stream outputs, or use another storage root",
         )
-    check_checkpoint(checkpoint, options)
+    check_checkpoint(checkpoint, options, files)
     return paths
 
 
@@ -133,13 +146,15 @@ def run_stream(
 ) -> StreamResult:
     """Run `retailpipe stream` until SIGINT/SIGTERM (or, with available_now, the topic's end)."""
     options = StreamOptions.from_settings(settings)
-    paths = prepare(settings, options, reset=reset)
-    wait_for_topic(settings, wait=not available_now)
     storage = Storage(settings.storage.root)
+    files = files_for(storage, spark)
+    paths = prepare(settings, options, reset=reset, files=files)
+    wait_for_topic(settings, wait=not available_now)
     manifest = RunManifest(
-        storage.path("runs"), options.topic,
+        location(storage, "runs"), options.topic,
         {**masked_dict(settings)["stream"], "available_now": available_now,
          "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions")},
+        files,
     )
     sink = WindowSink(paths, options.window_us, options.slide_us, options.watermark_us,
                       on_batch=manifest.on_batch)

@@ -11,8 +11,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from retailpipe.stream.files import LOCAL, Files, Location
 from retailpipe.stream.publish import atomic_write_table, publish_late, publish_windows
 from retailpipe.stream.state import SinkState, WindowValue, load_state, save_state
 from retailpipe.stream.windows import Key, window_keys
@@ -40,10 +40,13 @@ EVENT_FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class SinkPaths:
-    state: Path
-    windows: Path
-    late: Path
-    dead_letter: Path
+    """Where the sink writes, and the file system those locations are on."""
+
+    state: Location
+    windows: Location
+    late: Location
+    dead_letter: Location
+    files: Files = field(default=LOCAL, compare=False)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ class WindowSink:
         self.paths, self.delay_us = paths, watermark_us
         self.window_us, self.slide_us = window_us, slide_us
         self.on_batch = on_batch
-        self.state = load_state(paths.state)
+        self.files = paths.files
+        self.state = load_state(paths.state, files=self.files)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
@@ -110,7 +114,8 @@ class WindowSink:
         try:
             self._process(batch, batch_id, started)
         except BaseException:
-            self.state = load_state(self.paths.state)  # drop half-applied in-memory changes
+            # Drop half-applied in-memory changes.
+            self.state = load_state(self.paths.state, files=self.files)
             raise
 
     def _process(self, batch: DataFrame, batch_id: int, started: float) -> None:
@@ -123,8 +128,8 @@ class WindowSink:
             dead_letters = dead.select(list(DEAD_LETTER_COLUMNS)).append_column(
                 "batch_id", pa.array([batch_id] * dead.num_rows, pa.int64())
             )
-            path = self.paths.dead_letter / f"batch-{batch_id:012d}.parquet"
-            atomic_write_table(path, dead_letters)
+            path = self.files.join(self.paths.dead_letter, f"batch-{batch_id:012d}.parquet")
+            atomic_write_table(path, dead_letters, self.files)
         events = (
             table.filter(pc.invert(is_dead))
             .sort_by([("partition", "ascending"), ("offset", "ascending")])
@@ -137,7 +142,7 @@ class WindowSink:
         totals["late_events"] += counts["late"]
         totals["dead_letter_events"] += dead.num_rows
         totals["duplicates"] += counts["duplicates"]
-        save_state(self.paths.state, self.state)
+        save_state(self.paths.state, self.state, self.files)
         self._report(batch_id, started, table.num_rows, late=counts["late"],
                      dead=dead.num_rows, dups=counts["duplicates"])
 
@@ -175,9 +180,10 @@ class WindowSink:
             {k: (len(state.windows[k].transaction_ids), state.windows[k].units,
                  state.windows[k].net_revenue) for k in touched},
             now,
+            self.files,
         )
         if late:
-            publish_late(self.paths.late, {k: state.late[k] for k in late}, now)
+            publish_late(self.paths.late, {k: state.late[k] for k in late}, now, self.files)
         state.batch_id = batch_id
         state.advance_watermark(max_us, self.delay_us)
         return counts

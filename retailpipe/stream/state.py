@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from retailpipe.stream.files import LOCAL, Files, Location, read_table, table_bytes
 from retailpipe.stream.windows import Key
 
 META = "meta.json"
@@ -72,35 +70,36 @@ class SinkState:
         self.seen = {e: t for e, t in self.seen.items() if t >= mark}
 
 
-def _version_dir(root: Path, batch_id: int) -> Path:
-    return root / f"state-{batch_id:012d}"
+def _version_dir(files: Files, root: Location, batch_id: int) -> str:
+    return files.join(root, f"state-{batch_id:012d}")
 
 
-def latest_version(root: Path) -> int | None:
+def latest_version(root: Location, files: Files = LOCAL) -> int | None:
     """The newest fully written state version under `root`, or None."""
-    if not root.is_dir():
-        return None
     versions = [
-        int(p.name.removeprefix("state-"))
-        for p in root.glob("state-*")
-        if p.name.removeprefix("state-").isdigit() and (p / META).is_file()
+        int(name.removeprefix("state-"))
+        for name in files.names(root)
+        if name.startswith("state-") and name.removeprefix("state-").isdigit()
     ]
-    return max(versions) if versions else None
+    for version in sorted(versions, reverse=True):
+        if files.exists(files.join(_version_dir(files, root, version), META)):
+            return version
+    return None
 
 
-def load_state(root: Path, batch_id: int | None = None) -> SinkState:
+def load_state(root: Location, batch_id: int | None = None, files: Files = LOCAL) -> SinkState:
     """State version `batch_id` (default: the newest), or an empty state."""
-    version = latest_version(root) if batch_id is None else batch_id
+    version = latest_version(root, files) if batch_id is None else batch_id
     if version is None:
         return SinkState()
-    folder = _version_dir(root, version)
-    meta = json.loads((folder / META).read_text())
+    folder = _version_dir(files, root, version)
+    meta = json.loads(files.read_bytes(files.join(folder, META)))
     windows: dict[Key, WindowValue] = {}
-    for row in pq.read_table(folder / "windows.parquet").to_pylist():
+    for row in read_table(files, files.join(folder, "windows.parquet")).to_pylist():
         key = (row["window_start_us"], row["window_end_us"], row["store_id"])
         windows[key] = WindowValue(set(row["transaction_ids"]), row["units"], row["net_revenue"])
-    seen_table = pq.read_table(folder / "seen.parquet").to_pydict()
-    late_rows = pq.read_table(folder / "late.parquet").to_pylist()
+    seen_table = read_table(files, files.join(folder, "seen.parquet")).to_pydict()
+    late_rows = read_table(files, files.join(folder, "late.parquet")).to_pylist()
     return SinkState(
         batch_id=meta["batch_id"],
         watermark_us=meta["watermark_us"],
@@ -147,44 +146,36 @@ def _tables(state: SinkState) -> dict[str, pa.Table]:
     return {"windows": windows, "seen": seen, "late": late}
 
 
-def save_state(root: Path, state: SinkState) -> None:
-    """Write state version `state.batch_id`: files into a temp folder, then one atomic rename."""
-    root.mkdir(parents=True, exist_ok=True)
-    final = _version_dir(root, state.batch_id)
-    if (final / META).is_file():
+def save_state(root: Location, state: SinkState, files: Files = LOCAL) -> None:
+    """Write state version `state.batch_id`: files into a temp folder, then one atomic rename.
+
+    `meta.json` is written last inside the temp folder, so a version folder without it is
+    an interrupted write and is ignored (and replaced).
+    """
+    final = _version_dir(files, root, state.batch_id)
+    if files.exists(files.join(final, META)):
         return
-    tmp = root / f".tmp-{state.batch_id}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = files.join(root, f".tmp-{state.batch_id}-{os.getpid()}")
+    files.delete(tmp)
+    files.mkdirs(tmp)
     for name, table in _tables(state).items():
-        pq.write_table(table, tmp / f"{name}.parquet")
+        files.write_bytes(files.join(tmp, f"{name}.parquet"), table_bytes(table))
     meta: dict[str, Any] = {
         "batch_id": state.batch_id,
         "watermark_us": state.watermark_us,
         "max_event_us": state.max_event_us,
         "totals": state.totals,
     }
-    (tmp / META).write_text(json.dumps(meta))
-    _fsync_dir(tmp)
-    shutil.rmtree(final, ignore_errors=True)  # a half-renamed leftover without meta.json
-    os.rename(tmp, final)
-    _fsync_dir(root)
-    _prune(root, state.batch_id)
+    files.write_bytes(files.join(tmp, META), json.dumps(meta).encode())
+    files.delete(final)  # a half-renamed leftover without meta.json
+    files.rename_dir(tmp, final)
+    _prune(files, root, state.batch_id)
 
 
-def _prune(root: Path, newest: int) -> None:
-    for path in root.iterdir():
-        name = path.name
+def _prune(files: Files, root: Location, newest: int) -> None:
+    for name in files.names(root):
         if name.startswith("state-") and name[6:].isdigit():
             if int(name[6:]) <= newest - KEEP_VERSIONS:
-                shutil.rmtree(path, ignore_errors=True)
+                files.delete(files.join(root, name))
         elif name.startswith(".tmp-"):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            files.delete(files.join(root, name))

@@ -1,0 +1,115 @@
+"""`retailpipe stream` with its outputs and checkpoint on HDFS, killed once, equals the oracle."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from retailpipe.generate.run import generate
+from retailpipe.infra import hdfs
+from retailpipe.replay.run import ReplayOptions, load_and_replay
+from retailpipe.settings import GenerateSettings, Settings
+from retailpipe.storage import Storage
+from retailpipe.stream.files import HadoopFiles, atomic_write
+from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
+from tests.stream.oracle import csv_rows, oracle_from_rows, read_windows
+
+pytestmark = pytest.mark.integration
+
+FIRST_RUN_TIMEOUT_S = 480.0
+# A watermark longer than the data: nothing is late, so the oracle is every valid row.
+ARGS = ["stream", "--available-now", "--max-offsets-per-trigger", "150", "--watermark", "2d"]
+BATCH_LINE = re.compile(r"stream\.sink: batch (\d+): ")
+
+
+def test_hadoop_files_replace_list_read_delete(spark, hdfs_cluster: str) -> None:
+    files = HadoopFiles(spark)
+    folder = f"{hdfs_cluster}/files-test-{os.getpid()}"
+    target = files.join(folder, "a.bin")
+    atomic_write(files, target, b"old")
+    atomic_write(files, target, b"new bytes \x00\xff")  # over an existing file
+    assert files.read_bytes(target) == b"new bytes \x00\xff"
+    assert files.names(folder) == ["a.bin"]  # no temp file left behind
+    files.mkdirs(files.join(folder, ".tmp-x"))
+    files.write_bytes(files.join(folder, ".tmp-x", "meta.json"), b"{}")
+    files.rename_dir(files.join(folder, ".tmp-x"), files.join(folder, "state-1"))
+    assert files.is_dir(files.join(folder, "state-1")) and not files.exists(f"{folder}/.tmp-x")
+    assert files.names(folder) == ["a.bin", "state-1"]
+    files.delete(folder)
+    assert not files.exists(folder) and files.names(folder) == []
+
+
+def _batches(log: Path) -> list[int]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [int(m.group(1)) for m in BATCH_LINE.finditer(text)]
+
+
+def _run_until_second_batch_then_kill(env: dict[str, str], log: Path) -> list[int]:
+    """Start the stream; once two batches are committed, SIGKILL it (driver and JVM)."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*cli(), *ARGS], env=env, stdout=out, stderr=out,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + FIRST_RUN_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None and len(_batches(log)) < 2:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the stream ended before it was killed; see {log}"
+        assert len(_batches(log)) >= 2, f"no two batches within {FIRST_RUN_TIMEOUT_S:.0f} s"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    return _batches(log)
+
+
+def _ls(settings: Settings, uri: str, namenode: str) -> str:
+    return hdfs.fs_shell(settings, "-ls", "-R", uri, uri=namenode)
+
+
+def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
+    kafka_broker: str, hdfs_cluster: str, hdfs_settings: Settings, tmp_path: Path
+) -> None:
+    local = stream_settings(tmp_path, kafka_broker, new_topic("hdfs"))
+    params = GenerateSettings(days=1, rows_per_day=1200, stores=4, products=60,
+                              bad_row_rate=0.02, duplicate_rate=0.02, workers=1)
+    generate(params, Storage(str(tmp_path)))
+    raw = sorted((tmp_path / "raw").glob("transactions_*.csv"))
+    load_and_replay(local, raw, ReplayOptions(topic=local.kafka.topic, mode="max"))
+    root = f"{hdfs_cluster}/stream-{os.getpid()}"
+    env = {**cli_env(local), "RETAILPIPE_STORAGE__ROOT": root}
+    log = tmp_path / "stream.log"
+
+    before_kill = _run_until_second_batch_then_kill(env, log)
+    done = subprocess.run([*cli(), *ARGS], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    after = [int(m.group(1)) for m in BATCH_LINE.finditer(done.stderr)]
+    assert after and max(after) > max(before_kill), "the restart did not resume the stream"
+    assert not (tmp_path / "stream").exists() and not (tmp_path / "checkpoints").exists()
+    listing = _ls(hdfs_settings, root, hdfs_cluster)
+    for part in ("checkpoints/stream/offsets/", "checkpoints/stream/commits/",
+                 "checkpoints/stream/sink/state-", "checkpoints/stream/retailpipe-stream.json",
+                 "stream/windows-", "runs/stream-"):
+        assert f"{root}/{part}" in listing, part
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    hdfs.fs_shell(hdfs_settings, "-get", f"{root}/stream/*.parquet", str(copy), uri=hdfs_cluster)
+    hdfs.fs_shell(hdfs_settings, "-get", f"{root}/runs", str(tmp_path / "hdfs-runs"),
+                  uri=hdfs_cluster)
+    seen = read_windows(copy)
+    assert max(Counter(k for k, _ in seen).values()) == 1, "a window appears twice"
+    assert dict(seen) == oracle_from_rows(csv_rows(tmp_path / "raw"))
+    runs = sorted((tmp_path / "hdfs-runs").glob("stream-*.json"))
+    manifests = [json.loads(p.read_text()) for p in runs]
+    assert [m["status"] for m in manifests][-1] == "stopped"
+    duplicates = json.loads((tmp_path / "raw" / "_manifest.json").read_text())
+    assert manifests[-1]["duplicates"] == duplicates["totals"]["defects"]["duplicate"]
