@@ -75,8 +75,9 @@ def _typed(j: Column) -> list[Column]:
 
 def _reason(j: Column) -> tuple[Column, Column]:
     """The first failing check as (reason, detail); NULL reason for a valid event."""
-    missing = [F.when(j[name].isNull() | (F.trim(j[name]) == ""), F.lit(name))
-               for name in REQUIRED_FIELDS]
+    missing = [
+        F.when(j[name].isNull() | (F.trim(j[name]) == ""), F.lit(name)) for name in REQUIRED_FIELDS
+    ]
     missing_list = F.concat_ws(",", *missing)
     version = F.coalesce(F.col("schema_version_int"), F.lit(SCHEMA_VERSION))
     bad_numbers = F.concat_ws(
@@ -119,7 +120,10 @@ def parse_events(kafka: DataFrame) -> DataFrame:
         F.col("offset"),
         F.col("timestamp").alias("kafka_timestamp"),
         F.from_json(value, TEXT_SCHEMA).alias("j"),
-        F.from_json(value, T.MapType(T.StringType(), T.StringType())).alias("is_object"),
+        # from_json takes any DataType at run time; PySpark's stubs list only struct/array.
+        F.from_json(value, T.MapType(T.StringType(), T.StringType())).alias(  # type: ignore[arg-type]
+            "is_object"
+        ),
     )
     typed = parsed.select("*", *_typed(F.col("j")))
     reason, detail = _reason(F.col("j"))
