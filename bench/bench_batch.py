@@ -94,10 +94,25 @@ def _data(days: int, rows: int) -> Path:
     if not (root / "raw" / "_manifest.json").exists():
         print(f"generating {days} days x {rows:,} rows into {root} ...", flush=True)
         subprocess.run(
-            [str(BIN / "retailpipe"), "generate", "--days", str(days), "--rows-per-day", str(rows),
-             "--out", str(root), "--bad-row-rate", "0.005", "--duplicate-rate", "0.005",
-             "--late-rate", "0.005", "--force"],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                str(BIN / "retailpipe"),
+                "generate",
+                "--days",
+                str(days),
+                "--rows-per-day",
+                str(rows),
+                "--out",
+                str(root),
+                "--bad-row-rate",
+                "0.005",
+                "--duplicate-rate",
+                "0.005",
+                "--late-rate",
+                "0.005",
+                "--force",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     return root
 
@@ -125,11 +140,15 @@ def main() -> int:
     root = _data(days, rows)
     raw = root / "raw"
     size = sum(p.stat().st_size for p in raw.glob("transactions_*.csv"))
-    print(f"input: {days} days x {rows:,} rows/day, {size / 1e9:.2f} GB, machine "
-          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"input: {days} days x {rows:,} rows/day, {size / 1e9:.2f} GB, machine "
+        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
-        env = dict(os.environ, RETAILPIPE_SPARK__MASTER="local[2]",
-                   RETAILPIPE_STORAGE__ROOT=str(root))
+        env = dict(
+            os.environ, RETAILPIPE_SPARK__MASTER="local[2]", RETAILPIPE_STORAGE__ROOT=str(root)
+        )
         batch = _timed("retailpipe batch", [str(BIN / "retailpipe"), "-q", "batch"], env)
         duck = _timed("duckdb (2 threads)", [sys.executable, "-c", DUCKDB_JOB, str(raw), tmp])
         copy = _timed(

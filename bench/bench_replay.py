@@ -61,11 +61,17 @@ def _free_port() -> int:
 
 def _settings(tmp: Path) -> Settings:
     port, controller = _free_port(), _free_port()
-    return load_settings(None, {
-        "storage.root": str(tmp / "data"), "runtime_dir": str(tmp / "runtime"),
-        "kafka.local.port": port, "kafka.local.controller_port": controller,
-        "kafka.bootstrap_servers": f"127.0.0.1:{port}", "kafka.local.heap": "768m",
-    })
+    return load_settings(
+        None,
+        {
+            "storage.root": str(tmp / "data"),
+            "runtime_dir": str(tmp / "runtime"),
+            "kafka.local.port": port,
+            "kafka.local.controller_port": controller,
+            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
+            "kafka.local.heap": "768m",
+        },
+    )
 
 
 def _compare(settings: Settings, storage: Storage, records: int, tmp: Path, rounds: int) -> int:
@@ -93,14 +99,19 @@ def _compare(settings: Settings, storage: Storage, records: int, tmp: Path, roun
         end_to_end.append(count / total_s)
         send_only.append(summary.rate)
         reads.append(len(source) / read_s)
-        print(f"round {round_no + 1}: ProducerPerformance {java_rates[-1]:,.0f} rec/s | replay "
-              f"end to end {end_to_end[-1]:,.0f} events/s ({total_s:.2f} s: read + parse "
-              f"{read_s:.2f} s at {reads[-1]:,.0f} rows/s), send only {send_only[-1]:,.0f} "
-              f"events/s | ratio {end_to_end[-1] / java_rates[-1]:.2f}x", flush=True)
+        print(
+            f"round {round_no + 1}: ProducerPerformance {java_rates[-1]:,.0f} rec/s | replay "
+            f"end to end {end_to_end[-1]:,.0f} events/s ({total_s:.2f} s: read + parse "
+            f"{read_s:.2f} s at {reads[-1]:,.0f} rows/s), send only {send_only[-1]:,.0f} "
+            f"events/s | ratio {end_to_end[-1] / java_rates[-1]:.2f}x",
+            flush=True,
+        )
     java, e2e, send = max(java_rates), max(end_to_end), max(send_only)
     print(f"ProducerPerformance:        {java:,.0f} records/s (best of {rounds})")
-    print(f"replay --max, end to end:   {e2e:,.0f} events/s (best of {rounds}; CSV read + parse "
-          f"{max(reads):,.0f} rows/s)")
+    print(
+        f"replay --max, end to end:   {e2e:,.0f} events/s (best of {rounds}; CSV read + parse "
+        f"{max(reads):,.0f} rows/s)"
+    )
     print(f"replay --max, send only:    {send:,.0f} events/s (best of {rounds})")
     print(f"ratio end to end / kafka:   {e2e / java:.2f}x (goal >= 0.70x)")
     print(f"ratio send only / kafka:    {send / java:.2f}x")
@@ -112,12 +123,26 @@ def _producer_performance(settings: Settings, records: int, payloads: Path, roun
     client.ensure_topic(settings, topic)
     replay_settings = settings.replay
     command = [
-        str(java_executable()), "-Xmx512m", "-cp", kafka_classpath(settings),
-        "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
-        "--num-records", str(records), "--payload-file", str(payloads), "--throughput", "-1",
-        "--producer-props", f"bootstrap.servers={settings.kafka.bootstrap_servers}", "acks=all",
-        "enable.idempotence=true", f"compression.type={replay_settings.compression}",
-        f"linger.ms={replay_settings.linger_ms}", "batch.size=1000000",
+        str(java_executable()),
+        "-Xmx512m",
+        "-cp",
+        kafka_classpath(settings),
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--payload-file",
+        str(payloads),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={settings.kafka.bootstrap_servers}",
+        "acks=all",
+        "enable.idempotence=true",
+        f"compression.type={replay_settings.compression}",
+        f"linger.ms={replay_settings.linger_ms}",
+        "batch.size=1000000",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
     found = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", result.stdout)

@@ -51,11 +51,17 @@ def _free_port() -> int:
 
 def _settings(tmp: Path) -> Settings:
     port, controller = _free_port(), _free_port()
-    return load_settings(None, {
-        "storage.root": str(tmp / "data"), "runtime_dir": str(tmp / "runtime"),
-        "kafka.local.port": port, "kafka.local.controller_port": controller,
-        "kafka.bootstrap_servers": f"127.0.0.1:{port}", "kafka.local.heap": "512m",
-    })
+    return load_settings(
+        None,
+        {
+            "storage.root": str(tmp / "data"),
+            "runtime_dir": str(tmp / "runtime"),
+            "kafka.local.port": port,
+            "kafka.local.controller_port": controller,
+            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
+            "kafka.local.heap": "512m",
+        },
+    )
 
 
 def _env(settings: Settings, root: Path, topic: str) -> dict[str, str]:
@@ -91,8 +97,9 @@ def _processed(data: dict) -> int:
 def _timed_run(settings: Settings, root: Path, topic: str, total: int, extra: list[str]) -> float:
     """Seconds from the run manifest's creation to the last of `total` events counted."""
     command = [_cli(), "-q", "stream", "--max-offsets-per-trigger", str(MAX_OFFSETS), *extra]
-    proc = subprocess.Popen(command, env=_env(settings, root, topic), start_new_session=True,
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=_env(settings, root, topic), start_new_session=True, stdout=subprocess.DEVNULL
+    )
     started = finished = None
     try:
         while finished is None:
@@ -131,8 +138,9 @@ def throughput(settings: Settings, tmp: Path, days: int, rows_per_day: int) -> N
     print(f"throughput ratio continuous / available-now: {ratio:.2f}x (goal >= 0.7x)")
 
 
-def _produce_ticks(settings: Settings, topic: str, seconds: float, sent: dict[str, float],
-                   stop: threading.Event) -> None:
+def _produce_ticks(
+    settings: Settings, topic: str, seconds: float, sent: dict[str, float], stop: threading.Event
+) -> None:
     import datetime as dt
 
     from confluent_kafka import Producer
@@ -148,8 +156,19 @@ def _produce_ticks(settings: Settings, topic: str, seconds: float, sent: dict[st
         now = dt.datetime.now(dt.UTC)
         sent[store] = time.monotonic()
         for i in range(per_tick):
-            fields = (f"{store}-{i}", "1", now.isoformat(), store, "P1", "toys", "1", "1.00",
-                      "0.00", "card", "")
+            fields = (
+                f"{store}-{i}",
+                "1",
+                now.isoformat(),
+                store,
+                "P1",
+                "toys",
+                "1",
+                "1.00",
+                "0.00",
+                "card",
+                "",
+            )
             producer.produce(topic, key=store.encode(), value=encode(event(fields, now, None)))
         producer.poll(0)
         tick += 1
@@ -164,9 +183,18 @@ def freshness(settings: Settings, tmp: Path, seconds: float) -> None:
     ensure_topic(settings, topic)
     root = tmp / "fresh"
     proc = subprocess.Popen(
-        [_cli(), "-q", "stream", "--trigger", f"{FRESH_TRIGGER_S}s",
-         "--starting-offsets", "latest"],
-        env=_env(settings, root, topic), start_new_session=True, stdout=subprocess.DEVNULL,
+        [
+            _cli(),
+            "-q",
+            "stream",
+            "--trigger",
+            f"{FRESH_TRIGGER_S}s",
+            "--starting-offsets",
+            "latest",
+        ],
+        env=_env(settings, root, topic),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
     )
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -177,15 +205,20 @@ def freshness(settings: Settings, tmp: Path, seconds: float) -> None:
                 raise SystemExit(f"stream exited with {proc.returncode}")
             time.sleep(0.2)
         time.sleep(5)
-        producer = threading.Thread(target=_produce_ticks,
-                                    args=(settings, topic, seconds, sent, stop))
+        producer = threading.Thread(
+            target=_produce_ticks, args=(settings, topic, seconds, sent, stop)
+        )
         producer.start()
         deadline = time.monotonic() + seconds + 4 * FRESH_TRIGGER_S + 60
         while time.monotonic() < deadline:
             folder = root / "stream"
             if folder.is_dir() and any(folder.glob("*.parquet")):
-                stores = ds.dataset(str(folder), format="parquet").to_table(
-                    columns=["store_id"]).column("store_id").to_pylist()
+                stores = (
+                    ds.dataset(str(folder), format="parquet")
+                    .to_table(columns=["store_id"])
+                    .column("store_id")
+                    .to_pylist()
+                )
                 now = time.monotonic()
                 for store in set(stores) - set(seen):
                     seen[store] = now
@@ -203,11 +236,13 @@ def freshness(settings: Settings, tmp: Path, seconds: float) -> None:
         print("freshness: nothing became visible")
         return
     p95 = delays[min(len(delays) - 1, int(0.95 * len(delays)))]
-    print(f"freshness over {len(delays)} ticks ({PACE_EVENTS_PER_S} events/s, trigger "
-          f"{FRESH_TRIGGER_S} s): p50 {statistics.median(delays):.1f} s, p95 {p95:.1f} s, "
-          f"max {delays[-1]:.1f} s; goal p95 <= {FRESH_TRIGGER_S + 5} s "
-          f"({p95 / (FRESH_TRIGGER_S + 5):.2f}x of the goal)"
-          + (f", {missing} never seen" if missing else ""))
+    print(
+        f"freshness over {len(delays)} ticks ({PACE_EVENTS_PER_S} events/s, trigger "
+        f"{FRESH_TRIGGER_S} s): p50 {statistics.median(delays):.1f} s, p95 {p95:.1f} s, "
+        f"max {delays[-1]:.1f} s; goal p95 <= {FRESH_TRIGGER_S + 5} s "
+        f"({p95 / (FRESH_TRIGGER_S + 5):.2f}x of the goal)"
+        + (f", {missing} never seen" if missing else "")
+    )
 
 
 def main() -> int:
@@ -216,9 +251,11 @@ def main() -> int:
     args = parser.parse_args()
     quick = args.quick or bool(os.environ.get("RETAILPIPE_BENCH_QUICK"))
     days, rows, fresh_s = (1, 4000, 45.0) if quick else (2, 10_000, 120.0)
-    print(f"settings: local[2], spark.sql.shuffle.partitions={SHUFFLE_PARTITIONS}, "
-          f"maxOffsetsPerTrigger={MAX_OFFSETS}, state store: none (sink-managed Parquet state "
-          "versions, see docs/stream.md)")
+    print(
+        f"settings: local[2], spark.sql.shuffle.partitions={SHUFFLE_PARTITIONS}, "
+        f"maxOffsetsPerTrigger={MAX_OFFSETS}, state store: none (sink-managed Parquet state "
+        "versions, see docs/stream.md)"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         settings = _settings(Path(tmp))
         try:

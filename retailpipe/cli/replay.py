@@ -44,8 +44,9 @@ def _date(value: Optional[str], flag: str) -> Optional[dt.date]:  # noqa: UP045
 
 
 def _mode(settings: Settings, max_speed: bool, speed: float | None, rate: float | None) -> Mode:
-    chosen = [name for name, on in (("--max", max_speed), ("--speed", speed), ("--rate", rate))
-              if on]
+    chosen = [
+        name for name, on in (("--max", max_speed), ("--speed", speed), ("--rate", rate)) if on
+    ]
     if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} exclude each other", "pick one pacing")
     if max_speed:
@@ -118,7 +119,9 @@ def replay(
         limit=limit,
     )
     files = select_files(
-        Storage(settings.storage.root), _date(date, "--date"), _date(date_from, "--from"),
+        Storage(settings.storage.root),
+        _date(date, "--date"),
+        _date(date_from, "--from"),
         _date(date_to, "--to"),
     )
     summary = run_replay(settings, read_source(files), options)
@@ -158,8 +161,9 @@ def _print_summary(summary: ReplaySummary, settings: Settings) -> None:
         table.add_row("stopped", "interrupted; queued events were flushed")
     console.print(table)
     for row in summary.skipped[:SHOW_SKIPPED]:
-        console.print(f"  skipped {row.file}:{row.line_number} {row.reason}: {row.detail}",
-                      soft_wrap=True)
+        console.print(
+            f"  skipped {row.file}:{row.line_number} {row.reason}: {row.detail}", soft_wrap=True
+        )
     if len(summary.skipped) > SHOW_SKIPPED:
         console.print(f"  ... and {len(summary.skipped) - SHOW_SKIPPED} more", soft_wrap=True)
 

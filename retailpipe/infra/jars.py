@@ -142,9 +142,15 @@ def _run_maven(pom_name: str, properties: dict[str, str], cache: Path) -> list[P
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with resources.as_file(resources.files("retailpipe.infra").joinpath(pom_name)) as pom:
         command = [
-            mvn, "-B", "-q", "-f", str(pom), f"-Dmaven.repo.local={repo}",
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            f"-Dmaven.repo.local={repo}",
             *(f"-D{name}={value}" for name, value in properties.items()),
-            "dependency:build-classpath", "-DincludeScope=runtime",
+            "dependency:build-classpath",
+            "-DincludeScope=runtime",
             f"-Dmdep.outputFile={out_file}",
         ]
         env = _maven_env()
@@ -168,7 +174,11 @@ def _run_maven(pom_name: str, properties: dict[str, str], cache: Path) -> list[P
 def _call(args: list[str], mvn: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            [mvn, *args], capture_output=True, text=True, env=env, timeout=MVN_TIMEOUT_S,
+            [mvn, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=MVN_TIMEOUT_S,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:

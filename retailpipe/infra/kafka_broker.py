@@ -214,7 +214,11 @@ def _format(settings: Settings, files: BrokerFiles, classpath: str) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     command = [
         *_java_command(settings, files, classpath),
-        "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(files.config),
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id}",
+        "-c",
+        str(files.config),
         "--ignore-formatted",
     ]
     log.info("formatting the Kafka data folder %s", files.data)
@@ -234,8 +238,13 @@ def _launch(settings: Settings, files: BrokerFiles, classpath: str) -> int:
         out.flush()
         # Own session: Ctrl-C in the terminal that started it does not reach the broker.
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            cwd=files.root, start_new_session=True, close_fds=True,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=files.root,
+            start_new_session=True,
+            close_fds=True,
         )
     files.pid.write_text(f"{process.pid}\n")
     log.info("Kafka starting (pid %s) on %s, log %s", process.pid, bootstrap(settings), files.log)

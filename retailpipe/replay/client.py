@@ -108,8 +108,9 @@ def ensure_topic(settings: Settings, topic: str) -> bool:
         return False
     kafka = settings.kafka
     admin = AdminClient(_probe_config(settings))
-    request = NewTopic(topic, num_partitions=kafka.partitions,
-                       replication_factor=kafka.replication_factor)
+    request = NewTopic(
+        topic, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor
+    )
     try:
         admin.create_topics([request], request_timeout=kafka.timeout_s)[topic].result(
             kafka.timeout_s
@@ -124,8 +125,12 @@ def ensure_topic(settings: Settings, topic: str) -> bool:
             "create it yourself or fix kafka.partitions / kafka.replication_factor "
             f"(the cluster has {len(metadata.brokers)} broker(s))",
         ) from None
-    log.info("created topic %s (%d partitions, replication %d)", topic, kafka.partitions,
-             kafka.replication_factor)
+    log.info(
+        "created topic %s (%d partitions, replication %d)",
+        topic,
+        kafka.partitions,
+        kafka.replication_factor,
+    )
     return True
 
 

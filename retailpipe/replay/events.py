@@ -32,8 +32,16 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 
 # Text fields that become null when empty, in event order after the leading fields.
-_NULLABLE = ("transaction_id", "store_id", "product_id", "category", "unit_price",
-             "discount_pct", "payment_method", "customer_id")
+_NULLABLE = (
+    "transaction_id",
+    "store_id",
+    "product_id",
+    "category",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
+)
 _BLAKE2B_128 = partial(hashlib.blake2b, digest_size=16)
 _DIGEST = methodcaller("digest")
 
@@ -76,8 +84,19 @@ def event(
 
 
 def _event(fields: tuple[str, ...], identifier: str, event_time: str) -> dict[str, Any]:
-    (transaction_id, line_no, timestamp, store_id, product_id, category, quantity,
-     unit_price, discount_pct, payment_method, customer_id) = fields
+    (
+        transaction_id,
+        line_no,
+        timestamp,
+        store_id,
+        product_id,
+        category,
+        quantity,
+        unit_price,
+        discount_pct,
+        payment_method,
+        customer_id,
+    ) = fields
     return {
         "event_id": identifier,
         "event_time": event_time,
@@ -154,20 +173,29 @@ def shifted_times(batch: pa.Table, shift_s: int) -> pa.Array:
 def _offset_text(offset_us: int) -> str:
     """A UTC offset as isoformat() writes it: `+05:30`, `-05:00`, `+00:00`, `+05:30:15`."""
     zone = dt.timezone(dt.timedelta(microseconds=offset_us))
-    return dt.datetime(2000, 1, 1, tzinfo=zone).isoformat()[len("2000-01-01T00:00:00"):]
+    return dt.datetime(2000, 1, 1, tzinfo=zone).isoformat()[len("2000-01-01T00:00:00") :]
 
 
 def _tails(batch: pa.Table, event_times: Any) -> pa.Array:
     """Everything after the event_id's hex digits, for every row (plain rows only are right)."""
-    pieces: list[Any] = ['","event_time":"', event_times,
-                         f'","schema_version":{SCHEMA_VERSION},"transaction_id":']
-    for name, before in (("transaction_id", None), ("line_no", ',"line_no":'),
-                         ("timestamp", ',"timestamp":"'), ("store_id", '","store_id":'),
-                         ("product_id", ',"product_id":'), ("category", ',"category":'),
-                         ("quantity", ',"quantity":'), ("unit_price", ',"unit_price":'),
-                         ("discount_pct", ',"discount_pct":'),
-                         ("payment_method", ',"payment_method":'),
-                         ("customer_id", ',"customer_id":')):
+    pieces: list[Any] = [
+        '","event_time":"',
+        event_times,
+        f'","schema_version":{SCHEMA_VERSION},"transaction_id":',
+    ]
+    for name, before in (
+        ("transaction_id", None),
+        ("line_no", ',"line_no":'),
+        ("timestamp", ',"timestamp":"'),
+        ("store_id", '","store_id":'),
+        ("product_id", ',"product_id":'),
+        ("category", ',"category":'),
+        ("quantity", ',"quantity":'),
+        ("unit_price", ',"unit_price":'),
+        ("discount_pct", ',"discount_pct":'),
+        ("payment_method", ',"payment_method":'),
+        ("customer_id", ',"customer_id":'),
+    ):
         if before is not None:
             pieces.append(before)
         pieces.extend(_json_text(batch[name]) if name in _NULLABLE else [batch[name]])

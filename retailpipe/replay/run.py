@@ -142,8 +142,9 @@ def replay(
     """Send `source`'s rows to `options.topic` and wait for every acknowledgement."""
     from confluent_kafka import Producer
 
-    summary = ReplaySummary(options.topic, [p.name for p in source.files], len(source),
-                            source.skipped)
+    summary = ReplaySummary(
+        options.topic, [p.name for p in source.files], len(source), source.skipped
+    )
     if not len(source):
         raise InputError(
             f"none of the {len(source.files)} selected file(s) has a row that can be sent",
@@ -151,9 +152,13 @@ def replay(
         )
     summary.topic_created = client.ensure_topic(settings, options.topic)
     deliveries = _Deliveries(listener)
-    config = client.producer_config(settings) | deliveries.config() | {
-        "logger": _librdkafka_logger(),
-    }
+    config = (
+        client.producer_config(settings)
+        | deliveries.config()
+        | {
+            "logger": _librdkafka_logger(),
+        }
+    )
     log.debug("producer settings: %s", client.masked(config))
     producer = Producer(config)
     flag = _StopFlag(stop)
@@ -185,7 +190,10 @@ def _librdkafka_logger() -> logging.Logger:
 
 
 def _send_passes(
-    producer: Any, source: Source, options: ReplayOptions, summary: ReplaySummary,
+    producer: Any,
+    source: Source,
+    options: ReplayOptions,
+    summary: ReplaySummary,
     flag: _StopFlag,
 ) -> None:
     budget = options.limit
@@ -214,8 +222,14 @@ def _shift(source: Source, options: ReplayOptions) -> int | None:
 
 
 def _send_pass(
-    producer: Any, source: Source, options: ReplayOptions, summary: ReplaySummary,
-    flag: _StopFlag, bar: Any, generation: int, budget: int | None,
+    producer: Any,
+    source: Source,
+    options: ReplayOptions,
+    summary: ReplaySummary,
+    flag: _StopFlag,
+    bar: Any,
+    generation: int,
+    budget: int | None,
 ) -> int:
     shift = _shift(source, options)
     stop = len(source) if budget is None else min(budget, len(source))
@@ -232,8 +246,9 @@ def _send_pass(
             if pacer is None:
                 count += _send_burst(producer, options.topic, values, keys, flag, report, count)
             else:
-                count += _send_paced(producer, options.topic, values, keys, flag, report,
-                                     count, pacer)
+                count += _send_paced(
+                    producer, options.topic, values, keys, flag, report, count, pacer
+                )
             if count < start + len(values):
                 break
     finally:
@@ -247,8 +262,13 @@ def _send_pass(
 
 
 def _send_burst(
-    producer: Any, topic: str, values: list[bytes], keys: list[bytes], flag: _StopFlag,
-    report: _Report, done: int,
+    producer: Any,
+    topic: str,
+    values: list[bytes],
+    keys: list[bytes],
+    flag: _StopFlag,
+    report: _Report,
+    done: int,
 ) -> int:
     """Produce events as fast as librdkafka takes them, polling every BURST events."""
     sent = 0
@@ -285,8 +305,14 @@ def _produce_one(producer: Any, topic: str, value: bytes, key: bytes) -> None:
 
 
 def _send_paced(
-    producer: Any, topic: str, values: list[bytes], keys: list[bytes], flag: _StopFlag,
-    report: _Report, done: int, pacer: _Pacer,
+    producer: Any,
+    topic: str,
+    values: list[bytes],
+    keys: list[bytes],
+    flag: _StopFlag,
+    report: _Report,
+    done: int,
+    pacer: _Pacer,
 ) -> int:
     sent = 0
     for value, key in zip(values, keys, strict=True):
@@ -357,8 +383,15 @@ def _send_dead_letters(
         return
     client.ensure_topic(settings, topic)
     for row in skipped:
-        value = encode({"file": row.file, "line_number": row.line_number, "reason": row.reason,
-                        "detail": row.detail, "raw": row.raw})
+        value = encode(
+            {
+                "file": row.file,
+                "line_number": row.line_number,
+                "reason": row.reason,
+                "detail": row.detail,
+                "raw": row.raw,
+            }
+        )
         while True:
             try:
                 producer.produce(topic, value, row.file.encode())
@@ -368,7 +401,8 @@ def _send_dead_letters(
         summary.dead_lettered += 1
 
 
-def load_and_replay(settings: Settings, files: list[Any], options: ReplayOptions,
-                    **kwargs: Any) -> ReplaySummary:
+def load_and_replay(
+    settings: Settings, files: list[Any], options: ReplayOptions, **kwargs: Any
+) -> ReplaySummary:
     """Read `files` (event-time order) and replay them."""
     return replay(settings, read_source(files), options, **kwargs)

@@ -43,12 +43,23 @@ _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 # Columns besides RAW_COLUMNS (where line_no and quantity hold the integer as int() prints it).
 FILE, LINE, EPOCH_US, OFFSET_US, ISO, PLAIN = (
-    "_file", "_line", "_epoch_us", "_offset_us", "_iso", "_plain"
+    "_file",
+    "_line",
+    "_epoch_us",
+    "_offset_us",
+    "_iso",
+    "_plain",
 )
 _SCHEMA = pa.schema(
     [(name, pa.string()) for name in RAW_COLUMNS]
-    + [(FILE, pa.int32()), (LINE, pa.int64()), (EPOCH_US, pa.int64()), (OFFSET_US, pa.int64()),
-       (ISO, pa.string()), (PLAIN, pa.bool_())]
+    + [
+        (FILE, pa.int32()),
+        (LINE, pa.int64()),
+        (EPOCH_US, pa.int64()),
+        (OFFSET_US, pa.int64()),
+        (ISO, pa.string()),
+        (PLAIN, pa.bool_()),
+    ]
 )
 
 
@@ -115,8 +126,14 @@ class Source:
         columns = [self.table[name].to_pylist() for name in (*RAW_COLUMNS, FILE, LINE, ISO)]
         names = [path.name for path in self.files]
         return [
-            Row(self.epochs[i], self.event_time(i), values[-1], names[values[-3]], values[-2],
-                tuple(values[: len(RAW_COLUMNS)]))
+            Row(
+                self.epochs[i],
+                self.event_time(i),
+                values[-1],
+                names[values[-3]],
+                values[-2],
+                tuple(values[: len(RAW_COLUMNS)]),
+            )
             for i, values in enumerate(zip(*columns, strict=True))
         ]
 
@@ -132,13 +149,15 @@ def select_files(
             "run `retailpipe generate` first or point --root/storage.root at your data",
         )
     dated = sorted(
-        (day, path) for path in raw.glob("transactions_*.csv")
+        (day, path)
+        for path in raw.glob("transactions_*.csv")
         if (day := parse_raw_date(path.name)) is not None
     )
     if date is not None:
         start = end = date
     chosen = [
-        path for day, path in dated
+        path
+        for day, path in dated
         if (start is None or day >= start) and (end is None or day <= end)
     ]
     if not chosen:
@@ -181,7 +200,7 @@ class _Split:
 def _read_file(path: Path, file_index: int) -> tuple[pa.Table, list[Skipped]]:
     data = path.read_bytes()
     end = data.find(b"\n")
-    body = data[end + 1:] if end >= 0 else b""
+    body = data[end + 1 :] if end >= 0 else b""
     if _simple(data, body):
         header_text = _decode(path, data if end < 0 else data[:end]).rstrip("\r")
         header = next(csv.reader([header_text]), None) if data else None
@@ -198,15 +217,19 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name} is not UTF-8 text ({exc})",
-                         "save the file as UTF-8 CSV") from None
+        raise InputError(
+            f"{path.name} is not UTF-8 text ({exc})", "save the file as UTF-8 CSV"
+        ) from None
 
 
 def _simple(data: bytes, body: bytes) -> bool:
     """No quoting, no lone CR, no empty line: splitting at commas and line ends is exact."""
     return not (
-        b'"' in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))
-        or body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body
+        b'"' in data
+        or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))
+        or body.startswith((b"\n", b"\r\n"))
+        or b"\n\n" in body
+        or b"\n\r\n" in body
     )
 
 
@@ -230,8 +253,9 @@ def _split_fast(name: str, body: bytes, width: int) -> _Split:
         )
     except pa.ArrowInvalid as exc:
         raise InputError(f"{name}: {exc}", "save the file as UTF-8 CSV") from None
-    columns = [table[n].combine_chunks() if table.num_rows else pa.array([], pa.string())
-               for n in names]
+    columns = [
+        table[n].combine_chunks() if table.num_rows else pa.array([], pa.string()) for n in names
+    ]
     # Control characters other than line ends, or a backslash, need JSON escaping.
     plain = b"\\" not in body and len(body.translate(None, _CONTROL)) == len(body)
     if not invalid:
@@ -242,8 +266,12 @@ def _split_fast(name: str, body: bytes, width: int) -> _Split:
     return _Split(columns, lines, skipped, plain)
 
 
-def _field_counts(name: str, body: bytes, buffer: np.ndarray, width: int,
-                  ) -> tuple[np.ndarray, list[Skipped]]:
+def _field_counts(
+    name: str,
+    body: bytes,
+    buffer: np.ndarray,
+    width: int,
+) -> tuple[np.ndarray, list[Skipped]]:
     """Line numbers of the rows with `width` fields, and the others as skipped rows."""
     ends = np.flatnonzero(buffer == ord("\n"))
     if len(buffer) and buffer[-1] != ord("\n"):
@@ -253,8 +281,13 @@ def _field_counts(name: str, body: bytes, buffer: np.ndarray, width: int,
     bad = np.flatnonzero(fields != width)
     starts = np.concatenate(([0], ends[:-1] + 1))
     skipped = [
-        Skipped(name, int(k) + 2, "malformed_row", f"{fields[k]} fields, expected {width}",
-                body[starts[k]:ends[k]].decode("utf-8").rstrip("\r"))
+        Skipped(
+            name,
+            int(k) + 2,
+            "malformed_row",
+            f"{fields[k]} fields, expected {width}",
+            body[starts[k] : ends[k]].decode("utf-8").rstrip("\r"),
+        )
         for k in bad
     ]
     return np.flatnonzero(fields == width) + 2, skipped
@@ -272,15 +305,17 @@ def _split_exact(path: Path) -> tuple[list[str] | None, _Split]:
             for row in reader:
                 if len(row) != width:
                     detail = f"{len(row)} fields, expected {width}"
-                    skipped.append(Skipped(path.name, reader.line_num, "malformed_row", detail,
-                                           ",".join(row)))
+                    skipped.append(
+                        Skipped(path.name, reader.line_num, "malformed_row", detail, ",".join(row))
+                    )
                     continue
                 lines.append(reader.line_num)
                 for column, value in zip(values, row, strict=True):
                     column.append(value)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name} is not UTF-8 text ({exc})",
-                         "save the file as UTF-8 CSV") from None
+        raise InputError(
+            f"{path.name} is not UTF-8 text ({exc})", "save the file as UTF-8 CSV"
+        ) from None
     columns = [pa.array(column, pa.string()) for column in values]
     return header, _Split(columns, np.array(lines, dtype=np.int64), skipped, False)
 
@@ -298,8 +333,12 @@ def _column_order(path: Path, header: list[str] | None) -> list[int]:
     return [names.index(column) for column in RAW_COLUMNS]
 
 
-def _validate(name: str, file_index: int, split: _Split, order: list[int],
-              ) -> tuple[pa.Table, list[Skipped]]:
+def _validate(
+    name: str,
+    file_index: int,
+    split: _Split,
+    order: list[int],
+) -> tuple[pa.Table, list[Skipped]]:
     """The file's sendable rows (line order) with their event times, and the unparsable rows."""
     raw = dict(zip(RAW_COLUMNS, (split.columns[i] for i in order), strict=True))
     count = len(split.lines)
@@ -328,20 +367,27 @@ def _validate(name: str, file_index: int, split: _Split, order: list[int],
             offset = parsed.utcoffset() or dt.timedelta()
             offset_us[index] = offset // _MICROSECOND
             iso = _iso(parsed, fields[2])
-            for key, value in (("line_no", str(int(fields[1]))), ("quantity", str(int(fields[6]))),
-                               (ISO, iso)):
+            for key, value in (
+                ("line_no", str(int(fields[1]))),
+                ("quantity", str(int(fields[6]))),
+                (ISO, iso),
+            ):
                 fixed[key].append(value)
         mask = pa.array(valid & ~fast)
         if fixed["line_no"]:
-            derived = {key: pc.replace_with_mask(derived[key], mask, pa.array(fixed[key],
-                                                                              pa.string()))
-                       for key in derived}
+            derived = {
+                key: pc.replace_with_mask(derived[key], mask, pa.array(fixed[key], pa.string()))
+                for key in derived
+            }
     columns = {c: raw[c] for c in RAW_COLUMNS} | {
-        "line_no": derived["line_no"], "quantity": derived["quantity"],
+        "line_no": derived["line_no"],
+        "quantity": derived["quantity"],
         FILE: pa.array(np.full(count, file_index, dtype=np.int32)),
         LINE: pa.array(split.lines.astype(np.int64)),
-        EPOCH_US: pa.array(epoch_us), OFFSET_US: pa.array(offset_us),
-        ISO: derived[ISO], PLAIN: _plain(raw, count, split.plain_file),
+        EPOCH_US: pa.array(epoch_us),
+        OFFSET_US: pa.array(offset_us),
+        ISO: derived[ISO],
+        PLAIN: _plain(raw, count, split.plain_file),
     }
     table = pa.Table.from_pydict(columns, schema=_SCHEMA)
     return table.filter(pa.array(valid)), bad
@@ -358,12 +404,15 @@ def _plain(raw: dict[str, pa.Array], count: int, plain_file: bool) -> pa.Array:
     """Per row: True when no text field needs JSON escaping."""
     if plain_file or not count:
         return pa.array(np.ones(count, dtype=bool))
-    return pa.array(_all(*(pc.invert(pc.match_substring_regex(raw[c], _NEEDS_ESCAPE))
-                           for c in _TEXT_COLUMNS)))
+    return pa.array(
+        _all(*(pc.invert(pc.match_substring_regex(raw[c], _NEEDS_ESCAPE)) for c in _TEXT_COLUMNS))
+    )
 
 
-def _fast_times(text: pa.Array, candidate: np.ndarray,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fast_times(
+    text: pa.Array,
+    candidate: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For `YYYY-MM-DDTHH:MM:SS+HH:MM` rows: (valid calendar time, UTC epoch us, offset us).
 
     Years 2..9998 only, so no offset can leave the range Python's datetime handles.
@@ -372,16 +421,19 @@ def _fast_times(text: pa.Array, candidate: np.ndarray,
     zeros = np.zeros(count, dtype=np.int64)
     if not count or not candidate.any():
         return np.zeros(count, dtype=bool), zeros, zeros.copy()
-    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + count + 1]
     if not (np.diff(offsets) == 25).all():
         candidate = candidate & (np.diff(offsets) == 25)
         filler = pa.scalar("2000-01-01T00:00:00+00:00", pa.string())
         text = pc.if_else(pa.array(candidate), text, filler)
-        offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + count + 1]
-    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(count, 25)
+        offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + count + 1]
+    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].reshape(count, 25)
     digits = chars[:, _TIMESTAMP_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps past 9
-    shape_ok = ((digits <= 9).all(axis=1) & (chars[:, _TIMESTAMP_MARKS] == _MARKS).all(axis=1)
-                & ((chars[:, 19] == ord("+")) | (chars[:, 19] == ord("-"))))
+    shape_ok = (
+        (digits <= 9).all(axis=1)
+        & (chars[:, _TIMESTAMP_MARKS] == _MARKS).all(axis=1)
+        & ((chars[:, 19] == ord("+")) | (chars[:, 19] == ord("-")))
+    )
     pairs = digits[:, 0::2].astype(np.int64) * 10 + digits[:, 1::2]
     century, year_of_century, month, day, hour, minute, second, offset_h, offset_m = pairs.T
     year = century * 100 + year_of_century
@@ -389,9 +441,21 @@ def _fast_times(text: pa.Array, candidate: np.ndarray,
     offset_s = sign * (offset_h * 3600 + offset_m * 60)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-    ok = (candidate & shape_ok & (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
-          & (day >= 1) & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
-          & (offset_h <= 23) & (offset_m <= 59))
+    ok = (
+        candidate
+        & shape_ok
+        & (year >= 2)
+        & (year <= 9998)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= month_days)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+        & (offset_h <= 23)
+        & (offset_m <= 59)
+    )
     days = _days_from_civil(year, month, day)
     epoch_s = days * 86400 + hour * 3600 + minute * 60 + second - offset_s
     return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
@@ -411,8 +475,10 @@ def _event_time(fields: tuple[str, ...]) -> dt.datetime | tuple[str, str]:
     """The row's event time, or why it cannot become an event: (reason, detail)."""
     integer, decimal = _INTEGER.fullmatch, _DECIMAL.fullmatch
     numbers_ok = (
-        integer(fields[1]) and integer(fields[6])
-        and (not fields[7] or decimal(fields[7])) and (not fields[8] or decimal(fields[8]))
+        integer(fields[1])
+        and integer(fields[6])
+        and (not fields[7] or decimal(fields[7]))
+        and (not fields[8] or decimal(fields[8]))
     )
     if not numbers_ok:
         return _bad_number(fields)

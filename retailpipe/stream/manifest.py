@@ -58,8 +58,10 @@ class RunManifest:
             batches=batches,
             watermark=iso_us(state.watermark_us),
             last_batch_id=report.batch_id,
-            **{key: state.totals.get(key, 0) for key in
-               ("events", "late_events", "dead_letter_events", "duplicates")},
+            **{
+                key: state.totals.get(key, 0)
+                for key in ("events", "late_events", "dead_letter_events", "duplicates")
+            },
         )
         self.write()
 

@@ -86,7 +86,9 @@ def _publish(
 
 
 def publish_windows(
-    folder: Location, values: Mapping[Key, tuple[int, int, Decimal]], now: dt.datetime,
+    folder: Location,
+    values: Mapping[Key, tuple[int, int, Decimal]],
+    now: dt.datetime,
     files: Files = LOCAL,
 ) -> None:
     """Upsert (transactions, units, net_revenue) per window key into the day files."""

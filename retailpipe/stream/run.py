@@ -123,8 +123,12 @@ def _stop_at_boundary(query: Any) -> None:
 
 
 def start_query(
-    spark: SparkSession, settings: Settings, options: StreamOptions, sink: WindowSink,
-    *, available_now: bool,
+    spark: SparkSession,
+    settings: Settings,
+    options: StreamOptions,
+    sink: WindowSink,
+    *,
+    available_now: bool,
 ) -> Any:
     """Start the streaming query (Kafka -> foreachBatch sink)."""
     source: DataFrame = kafka_stream(spark, settings)
@@ -151,16 +155,24 @@ def run_stream(
     paths = prepare(settings, options, reset=reset, files=files)
     wait_for_topic(settings, wait=not available_now)
     manifest = RunManifest(
-        location(storage, "runs"), options.topic,
-        {**masked_dict(settings)["stream"], "available_now": available_now,
-         "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions")},
+        location(storage, "runs"),
+        options.topic,
+        {
+            **masked_dict(settings)["stream"],
+            "available_now": available_now,
+            "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+        },
         files,
     )
-    sink = WindowSink(paths, options.window_us, options.slide_us, options.watermark_us,
-                      on_batch=manifest.on_batch)
+    sink = WindowSink(
+        paths, options.window_us, options.slide_us, options.watermark_us, on_batch=manifest.on_batch
+    )
     log.info(
         "streaming topic %s from %s: window %s, slide %s, watermark %s, %s",
-        options.topic, settings.kafka.bootstrap_servers, options.window, options.slide,
+        options.topic,
+        settings.kafka.bootstrap_servers,
+        options.window,
+        options.slide,
         settings.stream.watermark,
         "available-now" if available_now else f"trigger every {options.trigger_s:g} s",
     )
@@ -185,9 +197,13 @@ def run_stream(
     manifest.finish(status)
     data = manifest.data
     return StreamResult(
-        run_id=manifest.run_id, manifest=str(manifest.path), status=status,
-        last_batch_id=data["last_batch_id"], events=data["events"],
-        late_events=data["late_events"], dead_letter_events=data["dead_letter_events"],
+        run_id=manifest.run_id,
+        manifest=str(manifest.path),
+        status=status,
+        last_batch_id=data["last_batch_id"],
+        events=data["events"],
+        late_events=data["late_events"],
+        dead_letter_events=data["dead_letter_events"],
         watermark=data["watermark"],
     )
 
@@ -201,5 +217,6 @@ def _query_error(exc: Exception) -> RetailpipeError:
             "the connector must be spark-sql-kafka-0-10_2.13 of exactly the PySpark version; "
             "run `retailpipe doctor` and `python -m retailpipe.infra.jars`",
         )
-    return ServiceError(f"the streaming query failed: {first}",
-                        "rerun with --debug for the details")
+    return ServiceError(
+        f"the streaming query failed: {first}", "rerun with --debug for the details"
+    )

@@ -33,8 +33,14 @@ from retailpipe.transforms.events import (
 log = logging.getLogger(__name__)
 UTC = dt.UTC
 EVENT_FIELDS: tuple[str, ...] = (
-    "event_id", "event_us", "store_id", "transaction_id", "quantity", "net_amount",
-    "partition", "offset",
+    "event_id",
+    "event_us",
+    "store_id",
+    "transaction_id",
+    "quantity",
+    "net_amount",
+    "partition",
+    "offset",
 )
 
 
@@ -143,8 +149,14 @@ class WindowSink:
         totals["dead_letter_events"] += dead.num_rows
         totals["duplicates"] += counts["duplicates"]
         save_state(self.paths.state, self.state, self.files)
-        self._report(batch_id, started, table.num_rows, late=counts["late"],
-                     dead=dead.num_rows, dups=counts["duplicates"])
+        self._report(
+            batch_id,
+            started,
+            table.num_rows,
+            late=counts["late"],
+            dead=dead.num_rows,
+            dups=counts["duplicates"],
+        )
 
     def _apply(self, batch_id: int, events: list[dict[str, Any]]) -> dict[str, int]:
         """Fold the batch's valid events into the state; publish what changed."""
@@ -177,8 +189,14 @@ class WindowSink:
         now = dt.datetime.now(UTC)
         publish_windows(
             self.paths.windows,
-            {k: (len(state.windows[k].transaction_ids), state.windows[k].units,
-                 state.windows[k].net_revenue) for k in touched},
+            {
+                k: (
+                    len(state.windows[k].transaction_ids),
+                    state.windows[k].units,
+                    state.windows[k].net_revenue,
+                )
+                for k in touched
+            },
             now,
             self.files,
         )
@@ -188,8 +206,17 @@ class WindowSink:
         state.advance_watermark(max_us, self.delay_us)
         return counts
 
-    def _report(self, batch_id: int, started: float, rows: int, *, late: int = 0, dead: int = 0,
-                dups: int = 0, replayed: bool = False) -> None:
+    def _report(
+        self,
+        batch_id: int,
+        started: float,
+        rows: int,
+        *,
+        late: int = 0,
+        dead: int = 0,
+        dups: int = 0,
+        replayed: bool = False,
+    ) -> None:
         report = BatchReport(
             batch_id=batch_id,
             input_rows=rows,
@@ -204,8 +231,16 @@ class WindowSink:
         log.info(
             "batch %d: %d rows in %.2f s (%.0f rows/s), watermark %s, state rows %d, "
             "late %d, dead letters %d, duplicates %d%s",
-            batch_id, rows, report.duration_ms / 1000, report.rows_per_s, report.watermark,
-            report.state_rows, late, dead, dups, " (already applied)" if replayed else "",
+            batch_id,
+            rows,
+            report.duration_ms / 1000,
+            report.rows_per_s,
+            report.watermark,
+            report.state_rows,
+            late,
+            dead,
+            dups,
+            " (already applied)" if replayed else "",
         )
         if self.on_batch is not None:
             self.on_batch(report, self.state)

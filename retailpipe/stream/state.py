@@ -48,8 +48,12 @@ class SinkState:
     seen: dict[str, int] = field(default_factory=dict)  # event_id -> event time (us)
     late: dict[Key, int] = field(default_factory=dict)  # cumulative late events per window
     totals: dict[str, int] = field(
-        default_factory=lambda: {"events": 0, "late_events": 0, "dead_letter_events": 0,
-                                 "duplicates": 0}
+        default_factory=lambda: {
+            "events": 0,
+            "late_events": 0,
+            "dead_letter_events": 0,
+            "duplicates": 0,
+        }
     )
 
     def state_rows(self) -> int:
@@ -106,8 +110,10 @@ def load_state(root: Location, batch_id: int | None = None, files: Files = LOCAL
         max_event_us=meta["max_event_us"],
         windows=windows,
         seen=dict(zip(seen_table["event_id"], seen_table["event_us"], strict=True)),
-        late={(r["window_start_us"], r["window_end_us"], r["store_id"]): r["late_events"]
-              for r in late_rows},
+        late={
+            (r["window_start_us"], r["window_end_us"], r["store_id"]): r["late_events"]
+            for r in late_rows
+        },
         totals=meta["totals"],
     )
 

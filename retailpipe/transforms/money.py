@@ -26,6 +26,8 @@ def with_line_amounts(df: DataFrame) -> DataFrame:
     gross = gross_amount(F.col("quantity"), F.col("unit_price"))
     return (
         df.withColumn("gross_amount", gross)
-        .withColumn("discount_amount", discount_amount(F.col("gross_amount"), F.col("discount_pct")))
+        .withColumn(
+            "discount_amount", discount_amount(F.col("gross_amount"), F.col("discount_pct"))
+        )
         .withColumn("net_amount", (F.col("gross_amount") - F.col("discount_amount")).cast(MONEY))
     )

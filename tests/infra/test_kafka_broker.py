@@ -25,8 +25,13 @@ def _cli(
     args: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*RETAILPIPE, *args], cwd=cwd, env=env or dict(os.environ), capture_output=True,
-        text=True, timeout=300, check=False,
+        [*RETAILPIPE, *args],
+        cwd=cwd,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -137,8 +142,15 @@ def test_spark_kafka_jars_match_pyspark_and_do_not_repeat_its_jars() -> None:
     assert f"spark-sql-kafka-0-10_2.13-{pyspark.__version__}.jar" in names
     assert f"spark-token-provider-kafka-0-10_2.13-{pyspark.__version__}.jar" in names
     shipped = [jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")]
-    for prefix in ("kafka-clients-", "commons-pool2-", "lz4-java-", "snappy-java-",
-                   "slf4j-api-", "scala-library-", "hadoop-client-runtime-"):
+    for prefix in (
+        "kafka-clients-",
+        "commons-pool2-",
+        "lz4-java-",
+        "snappy-java-",
+        "slf4j-api-",
+        "scala-library-",
+        "hadoop-client-runtime-",
+    ):
         in_pyspark = any(name.startswith(prefix) for name in shipped)
         ours = [name for name in names if name.startswith(prefix)]
         assert len(ours) == (0 if in_pyspark else 1), (prefix, ours)
@@ -155,8 +167,11 @@ def test_doctor_check_says_whether_kafka_answers(kafka_broker_settings: Settings
     ok, detail, _ = doctor_check(kafka_broker_settings)
     assert ok and "1 broker(s)" in detail
     elsewhere = kafka_broker_settings.model_copy(
-        update={"kafka": kafka_broker_settings.kafka.model_copy(
-            update={"bootstrap_servers": "127.0.0.1:1"})}
+        update={
+            "kafka": kafka_broker_settings.kafka.model_copy(
+                update={"bootstrap_servers": "127.0.0.1:1"}
+            )
+        }
     )
     started = time.monotonic()
     ok, detail, fix = doctor_check(elsewhere)

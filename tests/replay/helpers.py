@@ -22,8 +22,16 @@ PARSE_DEFECTS = {"malformed_row", "bad_number", "bad_timestamp"}
 
 def make_data(root: Path, *, days: int = 2, rows_per_day: int = 300, bad: float = 0.02) -> Storage:
     storage = Storage(str(root))
-    params = GenerateSettings(days=days, rows_per_day=rows_per_day, stores=4, products=50,
-                              bad_row_rate=bad, duplicate_rate=0.01, late_rate=0.01, workers=1)
+    params = GenerateSettings(
+        days=days,
+        rows_per_day=rows_per_day,
+        stores=4,
+        products=50,
+        bad_row_rate=bad,
+        duplicate_rate=0.01,
+        late_rate=0.01,
+        workers=1,
+    )
     generate(params, storage)
     return storage
 
@@ -51,8 +59,9 @@ def oracle_rows(storage: Storage) -> list[CsvRow]:
 
 
 def defect_lines(storage: Storage, kinds: set[str]) -> set[tuple[str, int]]:
-    return {(d["file"], d["line_number"]) for d in manifest(storage)["defects"]
-            if d["kind"] in kinds}
+    return {
+        (d["file"], d["line_number"]) for d in manifest(storage)["defects"] if d["kind"] in kinds
+    }
 
 
 def sendable(storage: Storage) -> list[CsvRow]:
@@ -69,14 +78,19 @@ def new_topic() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
 
 
-def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0,
-            settle_s: float = 2.0) -> list[Any]:
+def consume(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0, settle_s: float = 2.0
+) -> list[Any]:
     """Read a topic from the start until `expected` messages arrived and nothing more comes
     for `settle_s` seconds (so extra messages would be seen), or until `timeout_s`."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     messages: list[Any] = []
     try:
         metadata = consumer.list_topics(topic, timeout=10)

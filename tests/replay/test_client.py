@@ -7,12 +7,18 @@ from retailpipe.settings import load_settings
 
 
 def test_producer_is_idempotent_and_passes_client_settings_through() -> None:
-    settings = load_settings(None, {
-        "kafka.sasl_username": "svc",
-        "kafka.sasl_password": "hunter2-secret",
-        "kafka.client": {"security.protocol": "SASL_SSL", "ssl.key.password": "pem-pass",
-                         "linger.ms": 5},
-    })
+    settings = load_settings(
+        None,
+        {
+            "kafka.sasl_username": "svc",
+            "kafka.sasl_password": "hunter2-secret",
+            "kafka.client": {
+                "security.protocol": "SASL_SSL",
+                "ssl.key.password": "pem-pass",
+                "linger.ms": 5,
+            },
+        },
+    )
     config = producer_config(settings)
     assert config["enable.idempotence"] is True and config["acks"] == "all"
     assert config["compression.type"] == "lz4"

@@ -14,8 +14,19 @@ from retailpipe.replay.events import encode, event, event_id, payloads
 from retailpipe.replay.source import read_source
 from retailpipe.schemas import EVENT_SCHEMA, RAW_COLUMNS
 
-ROW = ("T1-S001-000001", "2", "2026-01-01T08:01:40-05:00", "S001", "P00007", "toys", "-3",
-       "18.09", "0.15", "card", "")
+ROW = (
+    "T1-S001-000001",
+    "2",
+    "2026-01-01T08:01:40-05:00",
+    "S001",
+    "P00007",
+    "toys",
+    "-3",
+    "18.09",
+    "0.15",
+    "card",
+    "",
+)
 WHEN = dt.datetime.fromisoformat(ROW[2])
 
 
@@ -51,19 +62,32 @@ def _oracle_event(values: dict[str, str], event_time: str, generation: int = 0) 
     key += f"\x1f{generation}" if generation else ""
     return {
         "event_id": hashlib.blake2b(key.encode(), digest_size=16).hexdigest(),
-        "event_time": event_time, "schema_version": 1,
-        "transaction_id": values["transaction_id"] or None, "line_no": int(values["line_no"]),
-        "timestamp": values["timestamp"], "store_id": values["store_id"] or None,
-        "product_id": values["product_id"] or None, "category": values["category"] or None,
-        "quantity": int(values["quantity"]), "unit_price": values["unit_price"] or None,
+        "event_time": event_time,
+        "schema_version": 1,
+        "transaction_id": values["transaction_id"] or None,
+        "line_no": int(values["line_no"]),
+        "timestamp": values["timestamp"],
+        "store_id": values["store_id"] or None,
+        "product_id": values["product_id"] or None,
+        "category": values["category"] or None,
+        "quantity": int(values["quantity"]),
+        "unit_price": values["unit_price"] or None,
         "discount_pct": values["discount_pct"] or None,
         "payment_method": values["payment_method"] or None,
         "customer_id": values["customer_id"] or None,
     }
 
 
-TEXTS = ["plain", "", 'say "hi"', "back\\slash", "tab\there", "bell\x07", "caf\u00e9 \u2028",
-         "\u00fcber/<>"]
+TEXTS = [
+    "plain",
+    "",
+    'say "hi"',
+    "back\\slash",
+    "tab\there",
+    "bell\x07",
+    "caf\u00e9 \u2028",
+    "\u00fcber/<>",
+]
 
 
 def _write_rows(path: Path, quoted: bool) -> list[dict[str, str]]:
@@ -73,15 +97,27 @@ def _write_rows(path: Path, quoted: bool) -> list[dict[str, str]]:
     texts = TEXTS if quoted else [text for text in TEXTS if '"' not in text]
     for i in range(240):
         text = texts[i % len(texts)]
-        stamp = ["2026-01-01T08:01:40-05:00", "2026-03-01T10:00:00.250000+05:30",
-                 "2026-01-02T00:00:00-00:00", "2026-01-01T23:00:00+05:30:15"][i % 4]
-        rows.append({
-            "transaction_id": f"T{i // 3}" if i % 11 else "", "line_no": f"{i % 3 + 1:03d}",
-            "timestamp": stamp, "store_id": f"S{i % 4}" if i % 13 else text,
-            "product_id": "P1", "category": text, "quantity": str(i % 5 - 2),
-            "unit_price": f"{i}.5" if i % 7 else "", "discount_pct": "0.10",
-            "payment_method": "card", "customer_id": text if i % 2 else "",
-        })
+        stamp = [
+            "2026-01-01T08:01:40-05:00",
+            "2026-03-01T10:00:00.250000+05:30",
+            "2026-01-02T00:00:00-00:00",
+            "2026-01-01T23:00:00+05:30:15",
+        ][i % 4]
+        rows.append(
+            {
+                "transaction_id": f"T{i // 3}" if i % 11 else "",
+                "line_no": f"{i % 3 + 1:03d}",
+                "timestamp": stamp,
+                "store_id": f"S{i % 4}" if i % 13 else text,
+                "product_id": "P1",
+                "category": text,
+                "quantity": str(i % 5 - 2),
+                "unit_price": f"{i}.5" if i % 7 else "",
+                "discount_pct": "0.10",
+                "payment_method": "card",
+                "customer_id": text if i % 2 else "",
+            }
+        )
     with path.open("w", newline="", encoding="utf-8") as handle:
         quoting = csv.QUOTE_ALL if quoted else csv.QUOTE_NONE
         writer = csv.DictWriter(handle, RAW_COLUMNS, quoting=quoting)

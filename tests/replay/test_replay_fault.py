@@ -23,8 +23,9 @@ from tests.replay.helpers import consume, make_data, new_topic
 def test_kill_and_restart_broker_during_replay(tmp_path: Path) -> None:
     storage = make_data(tmp_path / "data", days=2, rows_per_day=500, bad=0.0)
     with running_broker(tmp_path / "runtime") as base:
-        settings = base.model_copy(update={"storage": base.storage.model_copy(
-            update={"root": storage.root})})
+        settings = base.model_copy(
+            update={"storage": base.storage.model_copy(update={"root": storage.root})}
+        )
         topic = new_topic()
         source = read_source(select_files(storage, None, None, None))
         acknowledged: list[str] = []
@@ -58,8 +59,10 @@ def test_kill_and_restart_broker_during_replay(tmp_path: Path) -> None:
         assert summary.failed == 0, summary.errors
         assert summary.delivered == summary.sent == len(source.rows)
         assert len(acknowledged) > killed_at, "deliveries continued after the restart"
-        consumed = [json.loads(m.value())["event_id"]
-                    for m in consume(settings.kafka.bootstrap_servers, topic, len(source.rows))]
+        consumed = [
+            json.loads(m.value())["event_id"]
+            for m in consume(settings.kafka.bootstrap_servers, topic, len(source.rows))
+        ]
         # Every acknowledged event is there, and nothing twice: the idempotent producer's
         # retries across the restart were not written again.
         assert Counter(consumed) == Counter(acknowledged)

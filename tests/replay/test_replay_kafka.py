@@ -32,8 +32,15 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Storage:
 
 
 def _settings(storage: Storage, bootstrap: str, **extra: object) -> Settings:
-    return load_settings(None, {"storage.root": storage.root, "kafka.bootstrap_servers": bootstrap,
-                                "kafka.timeout_s": 10.0, **extra})
+    return load_settings(
+        None,
+        {
+            "storage.root": storage.root,
+            "kafka.bootstrap_servers": bootstrap,
+            "kafka.timeout_s": 10.0,
+            **extra,
+        },
+    )
 
 
 def _replay(storage: Storage, bootstrap: str, topic: str, **options: object) -> object:
@@ -81,8 +88,10 @@ def test_event_ids_are_stable_across_replays(storage: Storage, kafka_broker: str
     for topic in (first, second):
         _replay(storage, kafka_broker, topic, limit=300)
     ids = [
-        {(e["transaction_id"], e["line_no"]): e["event_id"]
-         for e in (json.loads(m.value()) for m in consume(kafka_broker, topic, 300))}
+        {
+            (e["transaction_id"], e["line_no"]): e["event_id"]
+            for e in (json.loads(m.value()) for m in consume(kafka_broker, topic, 300))
+        }
         for topic in (first, second)
     ]
     assert len(ids[0]) > 250 and ids[0] == ids[1]
@@ -101,8 +110,9 @@ def test_rate_is_kept_within_ten_percent(storage: Storage, kafka_broker: str) ->
 def test_loop_and_limit_send_new_ids_each_pass(storage: Storage, kafka_broker: str) -> None:
     topic = new_topic()
     rows = sendable(storage)
-    summary = _replay(storage, kafka_broker, topic, loop=True, limit=len(rows) + 50,
-                      shift_to_now=True)
+    summary = _replay(
+        storage, kafka_broker, topic, loop=True, limit=len(rows) + 50, shift_to_now=True
+    )
     assert summary.passes == 2 and summary.delivered == len(rows) + 50
     events = [json.loads(m.value()) for m in consume(kafka_broker, topic, len(rows) + 50)]
     ids: dict[tuple[str, int], set[str]] = defaultdict(set)
@@ -126,8 +136,9 @@ def test_rejected_events_are_counted_as_failed_not_delivered(
 
     topic = new_topic()
     admin = AdminClient({"bootstrap.servers": kafka_broker})
-    small = NewTopic(topic, num_partitions=1, replication_factor=1,
-                     config={"max.message.bytes": "200"})  # every event batch is larger
+    small = NewTopic(
+        topic, num_partitions=1, replication_factor=1, config={"max.message.bytes": "200"}
+    )  # every event batch is larger
     admin.create_topics([small])[topic].result(30)
     settings = _settings(storage, kafka_broker, **{"replay.flush_timeout_s": 30.0})
     source = read_source(select_files(storage, None, None, None))
@@ -150,17 +161,33 @@ def test_cli_missing_input_and_unreachable_broker(tmp_path: Path, storage: Stora
     missing = _cli(["replay", "--root", str(tmp_path), "--max"], {})
     assert missing.returncode == 2 and "no raw folder" in missing.stderr
     assert "Traceback" not in missing.stderr
-    down = _cli(["replay", "--root", storage.root, "--bootstrap-servers", "127.0.0.1:1"],
-                {"RETAILPIPE_KAFKA__TIMEOUT_S": "2"})
+    down = _cli(
+        ["replay", "--root", storage.root, "--bootstrap-servers", "127.0.0.1:1"],
+        {"RETAILPIPE_KAFKA__TIMEOUT_S": "2"},
+    )
     assert down.returncode == 3 and "did not answer" in down.stderr
 
 
 def test_ctrl_c_flushes_and_summarises(storage: Storage, kafka_broker: str) -> None:
     topic = new_topic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "retailpipe", "replay", "--root", storage.root, "--topic", topic,
-         "--rate", "50", "--bootstrap-servers", kafka_broker],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "retailpipe",
+            "replay",
+            "--root",
+            storage.root,
+            "--topic",
+            topic,
+            "--rate",
+            "50",
+            "--bootstrap-servers",
+            kafka_broker,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(8)
     process.send_signal(signal.SIGINT)
@@ -177,20 +204,46 @@ def test_ctrl_c_flushes_and_summarises(storage: Storage, kafka_broker: str) -> N
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retailpipe", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **env}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "retailpipe", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        check=False,
+    )
 
 
 def _as_row(e: dict) -> tuple:
-    return (e["transaction_id"], e["line_no"], e["timestamp"], e["store_id"], e["product_id"],
-            e["category"], e["quantity"], Decimal(e["unit_price"]), Decimal(e["discount_pct"]),
-            e["payment_method"], e["customer_id"] or "")
+    return (
+        e["transaction_id"],
+        e["line_no"],
+        e["timestamp"],
+        e["store_id"],
+        e["product_id"],
+        e["category"],
+        e["quantity"],
+        Decimal(e["unit_price"]),
+        Decimal(e["discount_pct"]),
+        e["payment_method"],
+        e["customer_id"] or "",
+    )
 
 
 def _csv_as_row(v: dict[str, str]) -> tuple:
-    return (v["transaction_id"], int(v["line_no"]), v["timestamp"], v["store_id"],
-            v["product_id"], v["category"], int(v["quantity"]), Decimal(v["unit_price"]),
-            Decimal(v["discount_pct"]), v["payment_method"], v["customer_id"])
+    return (
+        v["transaction_id"],
+        int(v["line_no"]),
+        v["timestamp"],
+        v["store_id"],
+        v["product_id"],
+        v["category"],
+        int(v["quantity"]),
+        Decimal(v["unit_price"]),
+        Decimal(v["discount_pct"]),
+        v["payment_method"],
+        v["customer_id"],
+    )
 
 
 def _dupes_in(events: list[dict]) -> int:

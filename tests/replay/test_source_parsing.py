@@ -60,9 +60,13 @@ def oracle(path: Path) -> tuple[list[tuple[int, dt.datetime]], dict[int, str]]:
                 skipped[line] = "malformed_row"
                 continue
             row = dict(zip(RAW_COLUMNS, values, strict=True))
-            if not (INTEGER.fullmatch(row["line_no"]) and INTEGER.fullmatch(row["quantity"])
-                    and all(not row[c] or DECIMAL.fullmatch(row[c])
-                            for c in ("unit_price", "discount_pct"))):
+            if not (
+                INTEGER.fullmatch(row["line_no"])
+                and INTEGER.fullmatch(row["quantity"])
+                and all(
+                    not row[c] or DECIMAL.fullmatch(row[c]) for c in ("unit_price", "discount_pct")
+                )
+            ):
                 skipped[line] = "bad_number"
                 continue
             try:
@@ -97,8 +101,7 @@ def write(path: Path, text: str, newline: str = "\n") -> Path:
     return path
 
 
-@pytest.mark.parametrize("variant", ["plain", "crlf", "empty_lines", "no_final_newline",
-                                     "quoted"])
+@pytest.mark.parametrize("variant", ["plain", "crlf", "empty_lines", "no_final_newline", "quoted"])
 def test_awkward_rows_are_kept_and_skipped_like_the_oracle(tmp_path: Path, variant: str) -> None:
     body = AWKWARD
     if variant == "empty_lines":
@@ -143,8 +146,14 @@ def test_random_timestamps_match_datetime(tmp_path: Path) -> None:
     stamps = []
     for _ in range(4000):
         year = rng.choice([1, 2, 1900, 1970, 2000, 2024, 2026, 2100, 9998, 9999])
-        parts = (year, rng.randint(0, 13), rng.randint(0, 32), rng.randint(0, 24),
-                 rng.randint(0, 60), rng.randint(0, 60))
+        parts = (
+            year,
+            rng.randint(0, 13),
+            rng.randint(0, 32),
+            rng.randint(0, 24),
+            rng.randint(0, 60),
+            rng.randint(0, 60),
+        )
         offset = f"{rng.choice('+-')}{rng.randint(0, 24):02d}:{rng.choice([0, 30, 45, 60]):02d}"
         stamps.append("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*parts) + offset)
     lines = [f"T{i},1,{stamp},S1,P1,x,1,5,0.1,cash,C1" for i, stamp in enumerate(stamps)]
@@ -159,16 +168,28 @@ def test_random_timestamps_match_datetime(tmp_path: Path) -> None:
 
 
 def test_files_are_merged_in_event_time_order_ties_by_file_then_line(tmp_path: Path) -> None:
-    first = write(tmp_path / "a.csv", "\n".join([
-        HEADER,
-        "A1,1,2026-01-02T10:00:00+00:00,S1,P1,x,1,5,0.1,cash,C1",
-        "A2,1,2026-01-01T05:00:00-05:00,S1,P1,x,1,5,0.1,cash,C1",  # 10:00 UTC
-    ]) + "\n")
-    second = write(tmp_path / "b.csv", "\n".join([
-        HEADER,
-        "B1,1,2026-01-01T11:00:00+01:00,S1,P1,x,1,5,0.1,cash,C1",  # 10:00 UTC
-        "B2,1,2026-01-01T09:59:59+00:00,S1,P1,x,1,5,0.1,cash,C1",
-    ]) + "\n")
+    first = write(
+        tmp_path / "a.csv",
+        "\n".join(
+            [
+                HEADER,
+                "A1,1,2026-01-02T10:00:00+00:00,S1,P1,x,1,5,0.1,cash,C1",
+                "A2,1,2026-01-01T05:00:00-05:00,S1,P1,x,1,5,0.1,cash,C1",  # 10:00 UTC
+            ]
+        )
+        + "\n",
+    )
+    second = write(
+        tmp_path / "b.csv",
+        "\n".join(
+            [
+                HEADER,
+                "B1,1,2026-01-01T11:00:00+01:00,S1,P1,x,1,5,0.1,cash,C1",  # 10:00 UTC
+                "B2,1,2026-01-01T09:59:59+00:00,S1,P1,x,1,5,0.1,cash,C1",
+            ]
+        )
+        + "\n",
+    )
     source = read_source([first, second])
     assert [r.fields[0] for r in source.rows] == ["B2", "A2", "B1", "A1"]
     assert [r.file for r in source.rows] == ["b.csv", "a.csv", "b.csv", "a.csv"]

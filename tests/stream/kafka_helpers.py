@@ -18,8 +18,15 @@ def new_topic(prefix: str) -> str:
 
 
 def stream_settings(root: Path, bootstrap: str, topic: str, **overrides: object) -> Settings:
-    return test_settings(root, **{"kafka.bootstrap_servers": bootstrap, "kafka.topic": topic,
-                                  "kafka.partitions": 3, **overrides})
+    return test_settings(
+        root,
+        **{
+            "kafka.bootstrap_servers": bootstrap,
+            "kafka.topic": topic,
+            "kafka.partitions": 3,
+            **overrides,
+        },
+    )
 
 
 def produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
@@ -29,8 +36,13 @@ def produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
     from retailpipe.replay.client import ensure_topic
 
     ensure_topic(settings, settings.kafka.topic)
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers,
-                         "linger.ms": 5, "enable.idempotence": True})
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "linger.ms": 5,
+            "enable.idempotence": True,
+        }
+    )
     failures: list[str] = []
 
     def delivered(err: object, _msg: object) -> None:

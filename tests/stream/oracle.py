@@ -17,8 +17,17 @@ CENT = Decimal("0.01")
 UTC = dt.UTC
 Key = tuple[dt.datetime, dt.datetime, str]
 FIELDS = (
-    "transaction_id", "line_no", "timestamp", "store_id", "product_id", "category",
-    "quantity", "unit_price", "discount_pct", "payment_method", "customer_id",
+    "transaction_id",
+    "line_no",
+    "timestamp",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",
+    "customer_id",
 )
 
 
@@ -133,8 +142,10 @@ def read_windows(folder: Path) -> list[tuple[Key, tuple[int, int, Decimal]]]:
         return []
     table = ds.dataset(str(folder), format="parquet").to_table()
     return [
-        ((r["window_start"], r["window_end"], r["store_id"]),
-         (r["transactions"], r["units"], r["net_revenue"]))
+        (
+            (r["window_start"], r["window_end"], r["store_id"]),
+            (r["transactions"], r["units"], r["net_revenue"]),
+        )
         for r in table.to_pylist()
     ]
 

@@ -46,14 +46,16 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
-def _one_round(root: Path, env: dict[str, str], during_commit: bool, rng: random.Random,
-               log: Path) -> bool:
+def _one_round(
+    root: Path, env: dict[str, str], during_commit: bool, rng: random.Random, log: Path
+) -> bool:
     """Start the stream, kill -9 it mid-commit or at a random moment; True if mid-commit."""
     state = root / "checkpoints" / "stream" / "sink"
     before = _versions(state) if state.is_dir() else -1
     with log.open("ab") as out:
-        proc = subprocess.Popen([*cli(), *ARGS], env=env, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [*cli(), *ARGS], env=env, stdout=out, stderr=out, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + ROUND_TIMEOUT_S
         while time.monotonic() < deadline and proc.poll() is None:
@@ -73,8 +75,15 @@ def _one_round(root: Path, env: dict[str, str], during_commit: bool, rng: random
 
 def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path: Path) -> None:
     settings = stream_settings(tmp_path, kafka_broker, new_topic("kill"))
-    params = GenerateSettings(days=1, rows_per_day=1000, stores=4, products=80,
-                              bad_row_rate=0.02, duplicate_rate=0.02, workers=1)
+    params = GenerateSettings(
+        days=1,
+        rows_per_day=1000,
+        stores=4,
+        products=80,
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        workers=1,
+    )
     generate(params, Storage(str(tmp_path)))
     files = sorted((tmp_path / "raw").glob("transactions_*.csv"))
     load_and_replay(settings, files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
@@ -86,8 +95,7 @@ def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path:
 
     # Finish the backlog in as few batches as possible (the batch size may change on restart).
     finish = ["stream", "--available-now", "--watermark", "2d"]
-    done = subprocess.run([*cli(), *finish], env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run([*cli(), *finish], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sum(mid_commit) >= 1, "no kill landed inside a batch commit"
     seen = read_windows(tmp_path / "stream")

@@ -15,8 +15,15 @@ from retailpipe.stream.options import StreamOptions, check_checkpoint, seconds
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("10s", 10), ("5m", 300), ("1h", 3600), ("2d", 172800), ("10 minutes", 600),
-     ("500ms", 0.5), ("1 hour", 3600)],
+    [
+        ("10s", 10),
+        ("5m", 300),
+        ("1h", 3600),
+        ("2d", 172800),
+        ("10 minutes", 600),
+        ("500ms", 0.5),
+        ("1 hour", 3600),
+    ],
 )
 def test_durations(text: str, expected: float) -> None:
     assert seconds(text, "stream.window") == expected
@@ -50,8 +57,9 @@ def test_checkpoint_refuses_other_topic_or_grouping(tmp_path: Path) -> None:
 
 
 def test_cli_reports_a_bad_duration_in_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["stream", "--window", "soon", "--storage-root",
-                                      str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["stream", "--window", "soon", "--storage-root", str(tmp_path)]
+    )
     assert result.exit_code == 2
     assert "stream.window 'soon' is not a duration" in result.output
     assert "Traceback" not in result.output

@@ -34,9 +34,7 @@ HOUR, FIVE_MIN = 3600, 300
 
 def batch(spark, messages: list[tuple[bytes, bytes]], first_offset: int = 0):
     now = dt.datetime(2026, 1, 1)
-    rows = [
-        (key, value, "t", 0, first_offset + i, now) for i, (key, value) in enumerate(messages)
-    ]
+    rows = [(key, value, "t", 0, first_offset + i, now) for i, (key, value) in enumerate(messages)]
     return spark.createDataFrame(rows, KAFKA_SCHEMA)
 
 
@@ -48,8 +46,15 @@ def make_sink(root: Path, watermark_s: int = 2 * 86400) -> WindowSink:
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stream-raw")
-    params = GenerateSettings(days=1, rows_per_day=400, stores=3, products=50, bad_row_rate=0.03,
-                              duplicate_rate=0.03, workers=1)
+    params = GenerateSettings(
+        days=1,
+        rows_per_day=400,
+        stores=3,
+        products=50,
+        bad_row_rate=0.03,
+        duplicate_rate=0.03,
+        workers=1,
+    )
     generate(params, Storage(str(root)))
     return root / "raw"
 
@@ -75,8 +80,11 @@ def test_one_batch_matches_the_csv_oracle(spark, raw: Path, tmp_path: Path) -> N
 
 def test_a_batch_replayed_after_a_crash_is_not_counted_twice(spark, raw, tmp_path) -> None:
     messages = csv_messages(raw)
-    thirds = [messages[: len(messages) // 3], messages[len(messages) // 3: 2 * len(messages) // 3],
-              messages[2 * len(messages) // 3:]]
+    thirds = [
+        messages[: len(messages) // 3],
+        messages[len(messages) // 3 : 2 * len(messages) // 3],
+        messages[2 * len(messages) // 3 :],
+    ]
     offsets = [0, len(thirds[0]), len(thirds[0]) + len(thirds[1])]
     sink = make_sink(tmp_path)
     for batch_id in (0, 1, 2):
@@ -92,28 +100,53 @@ def test_a_batch_replayed_after_a_crash_is_not_counted_twice(spark, raw, tmp_pat
 
 
 def _event(store: str, when: str, receipt: str, quantity: int = 1, price: str = "2.50") -> bytes:
-    row = {"transaction_id": receipt, "line_no": "1", "timestamp": when, "store_id": store,
-           "product_id": "P1", "category": "toys", "quantity": str(quantity),
-           "unit_price": price, "discount_pct": "0.00", "payment_method": "card",
-           "customer_id": ""}
+    row = {
+        "transaction_id": receipt,
+        "line_no": "1",
+        "timestamp": when,
+        "store_id": store,
+        "product_id": "P1",
+        "category": "toys",
+        "quantity": str(quantity),
+        "unit_price": price,
+        "discount_pct": "0.00",
+        "payment_method": "card",
+        "customer_id": "",
+    }
     return json.dumps(row_event(row)).encode()
 
 
 def test_late_events_are_counted_per_window_and_excluded(spark, tmp_path: Path) -> None:
     sink = make_sink(tmp_path, watermark_s=600)
-    first = [_event("S1", "2026-01-01T12:00:00+00:00", "A"),
-             _event("S1", "2026-01-01T12:30:00+00:00", "B")]
+    first = [
+        _event("S1", "2026-01-01T12:00:00+00:00", "A"),
+        _event("S1", "2026-01-01T12:30:00+00:00", "B"),
+    ]
     sink(batch(spark, [(b"S1", v) for v in first]), 0)  # watermark -> 12:20
-    second = [_event("S1", "2026-01-01T12:25:00+00:00", "C", price="1.00"),  # within watermark
-              _event("S1", "2026-01-01T12:05:00+00:00", "D"),  # late
-              _event("S2", "2026-01-01T11:00:00+00:00", "E")]  # late
+    second = [
+        _event("S1", "2026-01-01T12:25:00+00:00", "C", price="1.00"),  # within watermark
+        _event("S1", "2026-01-01T12:05:00+00:00", "D"),  # late
+        _event("S2", "2026-01-01T11:00:00+00:00", "E"),
+    ]  # late
     sink(batch(spark, [(b"S", v) for v in second], 2), 1)
 
-    on_time = [("S1", "2026-01-01T12:00:00+00:00", "A", "2.50"),
-               ("S1", "2026-01-01T12:30:00+00:00", "B", "2.50"),
-               ("S1", "2026-01-01T12:25:00+00:00", "C", "1.00")]
-    rows = [{"transaction_id": r, "line_no": "1", "timestamp": t, "store_id": s,
-             "quantity": "1", "unit_price": p, "discount_pct": "0"} for s, t, r, p in on_time]
+    on_time = [
+        ("S1", "2026-01-01T12:00:00+00:00", "A", "2.50"),
+        ("S1", "2026-01-01T12:30:00+00:00", "B", "2.50"),
+        ("S1", "2026-01-01T12:25:00+00:00", "C", "1.00"),
+    ]
+    rows = [
+        {
+            "transaction_id": r,
+            "line_no": "1",
+            "timestamp": t,
+            "store_id": s,
+            "quantity": "1",
+            "unit_price": p,
+            "discount_pct": "0",
+        }
+        for s, t, r, p in on_time
+    ]
     assert_windows_equal_oracle(tmp_path / "stream", oracle_from_rows(rows))
 
     expected_late: Counter = Counter()

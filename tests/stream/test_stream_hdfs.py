@@ -55,8 +55,9 @@ def _batches(log: Path) -> list[int]:
 def _run_until_second_batch_then_kill(env: dict[str, str], log: Path) -> list[int]:
     """Start the stream; once two batches are committed, SIGKILL it (driver and JVM)."""
     with log.open("ab") as out:
-        proc = subprocess.Popen([*cli(), *ARGS], env=env, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [*cli(), *ARGS], env=env, stdout=out, stderr=out, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + FIRST_RUN_TIMEOUT_S
         while time.monotonic() < deadline and proc.poll() is None and len(_batches(log)) < 2:
@@ -78,8 +79,15 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     kafka_broker: str, hdfs_cluster: str, hdfs_settings: Settings, tmp_path: Path
 ) -> None:
     local = stream_settings(tmp_path, kafka_broker, new_topic("hdfs"))
-    params = GenerateSettings(days=1, rows_per_day=1200, stores=4, products=60,
-                              bad_row_rate=0.02, duplicate_rate=0.02, workers=1)
+    params = GenerateSettings(
+        days=1,
+        rows_per_day=1200,
+        stores=4,
+        products=60,
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        workers=1,
+    )
     generate(params, Storage(str(tmp_path)))
     raw = sorted((tmp_path / "raw").glob("transactions_*.csv"))
     load_and_replay(local, raw, ReplayOptions(topic=local.kafka.topic, mode="max"))
@@ -88,23 +96,28 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     log = tmp_path / "stream.log"
 
     before_kill = _run_until_second_batch_then_kill(env, log)
-    done = subprocess.run([*cli(), *ARGS], env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run([*cli(), *ARGS], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
     after = [int(m.group(1)) for m in BATCH_LINE.finditer(done.stderr)]
     assert after and max(after) > max(before_kill), "the restart did not resume the stream"
     assert not (tmp_path / "stream").exists() and not (tmp_path / "checkpoints").exists()
     listing = _ls(hdfs_settings, root, hdfs_cluster)
-    for part in ("checkpoints/stream/offsets/", "checkpoints/stream/commits/",
-                 "checkpoints/stream/sink/state-", "checkpoints/stream/retailpipe-stream.json",
-                 "stream/windows-", "runs/stream-"):
+    for part in (
+        "checkpoints/stream/offsets/",
+        "checkpoints/stream/commits/",
+        "checkpoints/stream/sink/state-",
+        "checkpoints/stream/retailpipe-stream.json",
+        "stream/windows-",
+        "runs/stream-",
+    ):
         assert f"{root}/{part}" in listing, part
     copy = tmp_path / "copy"
     copy.mkdir()
     hdfs.fs_shell(hdfs_settings, "-get", f"{root}/stream/*.parquet", str(copy), uri=hdfs_cluster)
-    hdfs.fs_shell(hdfs_settings, "-get", f"{root}/runs", str(tmp_path / "hdfs-runs"),
-                  uri=hdfs_cluster)
+    hdfs.fs_shell(
+        hdfs_settings, "-get", f"{root}/runs", str(tmp_path / "hdfs-runs"), uri=hdfs_cluster
+    )
     seen = read_windows(copy)
     assert max(Counter(k for k, _ in seen).values()) == 1, "a window appears twice"
     assert dict(seen) == oracle_from_rows(csv_rows(tmp_path / "raw"))

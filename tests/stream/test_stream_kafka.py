@@ -32,8 +32,15 @@ def _windows_equal(folder: Path, expected: dict) -> None:
 
 def test_replayed_day_matches_the_oracle_to_the_cent(spark, kafka_broker, tmp_path) -> None:
     settings = stream_settings(tmp_path, kafka_broker, new_topic("oracle"))
-    params = GenerateSettings(days=1, rows_per_day=1000, stores=4, products=80,
-                              bad_row_rate=0.02, duplicate_rate=0.02, workers=1)
+    params = GenerateSettings(
+        days=1,
+        rows_per_day=1000,
+        stores=4,
+        products=80,
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        workers=1,
+    )
     generate(params, Storage(str(tmp_path)))
     raw_files = sorted((tmp_path / "raw").glob("transactions_*.csv"))
     load_and_replay(settings, raw_files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
@@ -43,8 +50,14 @@ def test_replayed_day_matches_the_oracle_to_the_cent(spark, kafka_broker, tmp_pa
     _windows_equal(tmp_path / "stream", oracle_from_rows(csv_rows(tmp_path / "raw")))
     manifest = json.loads(Path(result.manifest).read_text())
     assert manifest["status"] == "stopped" and manifest["batches"]
-    assert {"batch_id", "input_rows", "rows_per_s", "duration_ms", "watermark",
-            "state_rows"} <= set(manifest["batches"][-1])
+    assert {
+        "batch_id",
+        "input_rows",
+        "rows_per_s",
+        "duration_ms",
+        "watermark",
+        "state_rows",
+    } <= set(manifest["batches"][-1])
     duplicates = json.loads((tmp_path / "raw" / "_manifest.json").read_text())
     assert manifest["duplicates"] == duplicates["totals"]["defects"]["duplicate"]
 
@@ -57,19 +70,25 @@ def test_malformed_messages_go_to_the_dead_letter(spark, kafka_broker, tmp_path)
         json.dumps({"event_id": "x1", "store_id": "S1"}).encode(): "missing_field",
         good[0].replace(b'"quantity": 1', b'"quantity": "two"'): "bad_number",
         good[1].replace(b'"unit_price": "2.50"', b'"unit_price": "2.5.0"'): "bad_number",
-        good[2].replace(b'"event_time": "2026-01-01T12:00:00+00:00"',
-                        b'"event_time": "yesterday"'): "bad_timestamp",
+        good[2].replace(
+            b'"event_time": "2026-01-01T12:00:00+00:00"', b'"event_time": "yesterday"'
+        ): "bad_timestamp",
     }
     assert all(value not in good for value in bad)
-    messages = [*[(b"S1", g) for g in good[:3]], *[(b"S1", v) for v in bad], (b"S1", good[0]),
-                *[(b"S1", g) for g in good[3:]]]
+    messages = [
+        *[(b"S1", g) for g in good[:3]],
+        *[(b"S1", v) for v in bad],
+        (b"S1", good[0]),
+        *[(b"S1", g) for g in good[3:]],
+    ]
     produce(settings, messages)
 
     run_stream(spark, settings, available_now=True)
 
     dead = ds.dataset(str(tmp_path / "stream_dead_letter"), format="parquet").to_table()
-    assert sorted(zip(dead["value"].to_pylist(), dead["reason"].to_pylist(), strict=True)) == \
-        sorted((v.decode(), r) for v, r in bad.items())
+    assert sorted(
+        zip(dead["value"].to_pylist(), dead["reason"].to_pylist(), strict=True)
+    ) == sorted((v.decode(), r) for v, r in bad.items())
     assert set(dead.column_names) >= {"topic", "partition", "offset", "reason", "value"}
     noon = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
     window = (noon, noon + dt.timedelta(hours=1))
@@ -79,19 +98,39 @@ def test_malformed_messages_go_to_the_dead_letter(spark, kafka_broker, tmp_path)
 
 
 def test_restart_resumes_and_counts_late_events(spark, kafka_broker, tmp_path) -> None:
-    settings = stream_settings(tmp_path, kafka_broker, new_topic("late"),
-                               **{"stream.watermark": "10 minutes"})
-    produce(settings, [(b"S1", _event("S1", "2026-01-01T12:00:00+00:00", "A")),
-                       (b"S1", _event("S1", "2026-01-01T12:30:00+00:00", "B"))])
+    settings = stream_settings(
+        tmp_path, kafka_broker, new_topic("late"), **{"stream.watermark": "10 minutes"}
+    )
+    produce(
+        settings,
+        [
+            (b"S1", _event("S1", "2026-01-01T12:00:00+00:00", "A")),
+            (b"S1", _event("S1", "2026-01-01T12:30:00+00:00", "B")),
+        ],
+    )
     run_stream(spark, settings, available_now=True)  # watermark -> 12:20
-    produce(settings, [(b"S1", _event("S1", "2026-01-01T12:25:00+00:00", "C")),
-                       (b"S1", _event("S1", "2026-01-01T12:05:00+00:00", "D"))])
+    produce(
+        settings,
+        [
+            (b"S1", _event("S1", "2026-01-01T12:25:00+00:00", "C")),
+            (b"S1", _event("S1", "2026-01-01T12:05:00+00:00", "D")),
+        ],
+    )
 
     result = run_stream(spark, settings, available_now=True)
 
-    rows = [{"transaction_id": r, "line_no": "1", "timestamp": f"2026-01-01T{t}+00:00",
-             "store_id": "S1", "quantity": "1", "unit_price": "2.50", "discount_pct": "0.00"}
-            for r, t in (("A", "12:00:00"), ("B", "12:30:00"), ("C", "12:25:00"))]
+    rows = [
+        {
+            "transaction_id": r,
+            "line_no": "1",
+            "timestamp": f"2026-01-01T{t}+00:00",
+            "store_id": "S1",
+            "quantity": "1",
+            "unit_price": "2.50",
+            "discount_pct": "0.00",
+        }
+        for r, t in (("A", "12:00:00"), ("B", "12:30:00"), ("C", "12:25:00"))
+    ]
     _windows_equal(tmp_path / "stream", oracle_from_rows(rows))
     late_when = dt.datetime(2026, 1, 1, 12, 5, tzinfo=dt.UTC)
     expected = {(s, e, g): 1 for s, e in windows_of(late_when, 3600, 300) for g in ("S1", "ALL")}
@@ -106,7 +145,8 @@ def test_restart_with_another_topic_is_refused(spark, kafka_broker, tmp_path) ->
     other = stream_settings(tmp_path, kafka_broker, new_topic("second"))
     with pytest.raises(ConfigError, match="topic"):
         run_stream(spark, other, available_now=True)
-    other_grouping = stream_settings(tmp_path, kafka_broker, settings.kafka.topic,
-                                     **{"stream.slide": "10 minutes"})
+    other_grouping = stream_settings(
+        tmp_path, kafka_broker, settings.kafka.topic, **{"stream.slide": "10 minutes"}
+    )
     with pytest.raises(ConfigError, match="slide_s"):
         run_stream(spark, other_grouping, available_now=True)

@@ -36,8 +36,10 @@ def test_windows_match_the_oracle_and_cover_all_stores() -> None:
     when = dt.datetime(2026, 1, 1, 12, 7, 30, tzinfo=dt.UTC)
     us = int(when.timestamp()) * US
     ours = {(s, e) for s, e, g in window_keys(us, "S1", 3600 * US, 300 * US) if g == "S1"}
-    theirs = {(int(s.timestamp()) * US, int(e.timestamp()) * US)
-              for s, e in oracle.windows_of(when, 3600, 300)}
+    theirs = {
+        (int(s.timestamp()) * US, int(e.timestamp()) * US)
+        for s, e in oracle.windows_of(when, 3600, 300)
+    }
     assert ours == theirs and len(ours) == 12
     groups = {g for *_, g in window_keys(us, "S1", 3600 * US, 300 * US)}
     assert groups == {"S1", "ALL"}
