@@ -14,7 +14,7 @@ from retailpipe.cli.state import state
 from retailpipe.errors import ConfigError, ServiceError
 from retailpipe.replay.run import Mode, ReplayOptions, ReplaySummary
 from retailpipe.replay.run import replay as run_replay
-from retailpipe.replay.source import read_source, select_files
+from retailpipe.replay.source import read_source, select_files, stage_hdfs_raw
 from retailpipe.settings import Settings
 from retailpipe.storage import Storage
 
@@ -118,8 +118,11 @@ def replay(
         loop=loop,
         limit=limit,
     )
+    storage = Storage(settings.storage.root)
+    if not storage.is_local:
+        storage = stage_hdfs_raw(settings, storage)
     files = select_files(
-        Storage(settings.storage.root),
+        storage,
         _date(date, "--date"),
         _date(date_from, "--from"),
         _date(date_to, "--to"),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 import re
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +24,10 @@ import pyarrow.csv as pacsv
 
 from retailpipe.errors import InputError
 from retailpipe.schemas import RAW_COLUMNS
+from retailpipe.settings import Settings
 from retailpipe.storage import Storage, parse_raw_date
+
+log = logging.getLogger(__name__)
 
 # A plain decimal: optional sign, digits, optional fraction. No exponents, NaN or infinity.
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -136,6 +141,24 @@ class Source:
             )
             for i, values in enumerate(zip(*columns, strict=True))
         ]
+
+
+def stage_hdfs_raw(settings: Settings, storage: Storage) -> Storage:
+    """Copy the raw daily files from an hdfs:// storage root to a local staging root.
+
+    Replay reads files with pyarrow, which has no HDFS client here; Hadoop's own shell
+    copies them (once per replay run) under the runtime folder.
+    """
+    from retailpipe.infra.hdfs import fs_shell
+
+    staging = Path(settings.runtime_dir).resolve() / "replay-staging"
+    raw = staging / "raw"
+    if raw.exists():
+        shutil.rmtree(raw)
+    raw.mkdir(parents=True)
+    log.info("copying raw files from %s to %s", storage.uri("raw"), raw)
+    fs_shell(settings, "-get", storage.uri("raw", "transactions_*.csv"), str(raw))
+    return Storage(str(staging))
 
 
 def select_files(
