@@ -72,6 +72,7 @@ def batch(
     from pyspark.sql import SparkSession
 
     from retailpipe.batch.job import run_batch
+    from retailpipe.batch.serving import refresh_serving_copy
     from retailpipe.spark import create_session, parse_conf_pairs
 
     dates = date_range(date, first, last)
@@ -86,6 +87,9 @@ def batch(
         if owned:
             spark.stop()
     _summary(result.manifest, result.manifest_uri)
+    serving = refresh_serving_copy(settings)
+    if serving is not None:
+        console.print(f"serving copy for the dashboards refreshed in {serving}")
 
 
 def _summary(manifest: dict, manifest_uri: str) -> None:

@@ -1,0 +1,54 @@
+"""A batch run on HDFS refreshes the dashboards' local serving copy (real HDFS, real Spark)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.dataset as pads
+import pytest
+from typer.testing import CliRunner
+
+from retailpipe.cli.app import app
+from retailpipe.generate.run import generate
+from retailpipe.infra import hdfs
+from retailpipe.settings import GenerateSettings, Settings
+from retailpipe.storage import Storage
+from tests.generate.oracle import read_raw
+
+pytestmark = pytest.mark.integration
+
+
+def test_batch_on_hdfs_publishes_a_local_serving_copy(
+    hdfs_cluster: str, hdfs_settings: Settings, spark: object, tmp_path: Path
+) -> None:
+    local = Storage(str(tmp_path / "local"))
+    params = GenerateSettings(
+        days=2, rows_per_day=250, stores=3, products=20, start_date=dt.date(2026, 5, 1), workers=1
+    )
+    generate(params, local)
+    remote = Storage(f"{hdfs_cluster}/serving-{tmp_path.name}")
+    hdfs.put(hdfs_settings, local.path("raw"), remote.uri("raw"))
+    serving = tmp_path / "serving"
+    env = {
+        "RETAILPIPE_STORAGE__SERVING_ROOT": str(serving),
+        "RETAILPIPE_RUNTIME_DIR": hdfs_settings.runtime_dir,
+        "RETAILPIPE_HDFS__NAMENODE_PORT": str(hdfs_settings.hdfs.namenode_port),
+        "RETAILPIPE_HDFS__HTTP_PORT": str(hdfs_settings.hdfs.http_port),
+    }
+    for _ in range(2):  # the second run swaps in a new version over the first
+        result = CliRunner().invoke(app, ["batch", "--root", remote.root], env=env)
+        assert result.exit_code == 0, result.output
+        assert "serving copy" in result.output
+    assert (serving / "curated").is_symlink()
+    assert len(list((serving / "_versions").iterdir())) == 1
+    assert len(list((serving / "runs").glob("batch-*.json"))) == 2
+
+    table = pads.dataset(serving / "curated" / "daily_sales", format="parquet").to_table()
+    got = {row["sale_date"].isoformat(): row["net_revenue"] for row in table.to_pylist()}
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for line in read_raw(local.path("raw")).lines:
+        expected[line.sale_date] += line.net
+    assert got == dict(expected)
