@@ -10,6 +10,7 @@ own process, session start included.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -128,12 +129,25 @@ def _timed(label: str, argv: list[str], env: dict[str, str] | None = None) -> fl
     return seconds
 
 
+def _print_timings(root: Path) -> None:
+    """The step timings of the latest run manifests (the batch runs above)."""
+    manifests = sorted((root / "runs").glob("batch-*.json"))[-2:]
+    for manifest in manifests:
+        data = json.loads(manifest.read_text())
+        print(f"  {manifest.name}: {data.get('duration_s')} s, timings {data.get('timings')}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--days", type=int, default=int(os.environ.get("BENCH_BATCH_DAYS", 30)))
     parser.add_argument(
         "--rows-per-day", type=int, default=int(os.environ.get("BENCH_BATCH_ROWS", 100_000))
+    )
+    parser.add_argument(
+        "--compare-src",
+        help="also time `retailpipe batch` from another source tree (a folder holding the "
+        "`retailpipe` package, e.g. from `git archive <rev> retailpipe`), side by side",
     )
     args = parser.parse_args()
     days, rows = (5, 20_000) if args.quick else (args.days, args.rows_per_day)
@@ -150,6 +164,12 @@ def main() -> int:
             os.environ, RETAILPIPE_SPARK__MASTER="local[2]", RETAILPIPE_STORAGE__ROOT=str(root)
         )
         batch = _timed("retailpipe batch", [str(BIN / "retailpipe"), "-q", "batch"], env)
+        other = None
+        if args.compare_src:
+            other_env = dict(env, PYTHONPATH=str(Path(args.compare_src).resolve()))
+            other = _timed(
+                "retailpipe batch (compare)", [str(BIN / "retailpipe"), "-q", "batch"], other_env
+            )
         duck = _timed("duckdb (2 threads)", [sys.executable, "-c", DUCKDB_JOB, str(raw), tmp])
         copy = _timed(
             "spark csv->parquet copy",
@@ -157,6 +177,11 @@ def main() -> int:
         )
     print(f"  batch / duckdb     = {batch / duck:5.2f}x  (goal <= 3x at >= 1 GB)")
     print(f"  batch / spark copy = {batch / copy:5.2f}x  (goal <= 1.5x)")
+    if other is not None:
+        print(f"  compare / duckdb   = {other / duck:5.2f}x")
+        print(f"  compare / copy     = {other / copy:5.2f}x")
+        print(f"  batch / compare    = {batch / other:5.2f}x")
+    _print_timings(root)
     return 0
 
 

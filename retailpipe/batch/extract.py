@@ -8,6 +8,7 @@ quotes are split with an RFC 4180 record pattern, so quoted line breaks stay in 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import logging
@@ -128,22 +129,47 @@ def _input_file(info: FileInfo) -> InputFile:
     return InputFile(uri=info.uri, name=info.name, size=info.size, day=parse_raw_date(info.name))
 
 
-def has_quote(file: InputFile, storage: Storage) -> bool:
-    """Whether a file contains a double quote (then it may hold quoted line breaks).
+@dataclass(frozen=True)
+class Scan:
+    """What a driver-side byte scan learnt about a file."""
 
-    Checked with a fast byte scan for local files; files on HDFS are assumed to have one,
+    quoted: bool
+    utf8: bool
+
+
+def scan(file: InputFile, storage: Storage) -> Scan:
+    """Whether a file contains a double quote (then it may hold quoted line breaks) and
+    whether it is valid UTF-8 (then no per-line check is needed).
+
+    A fast byte scan for local files; files on HDFS are assumed quoted and maybe not UTF-8,
     which is always correct, only slower.
     """
     if not storage.is_local or not file.uri.startswith("file:"):
-        return True
+        return Scan(quoted=True, utf8=False)
     from pathlib import Path
     from urllib.parse import unquote, urlparse
 
     path = Path(unquote(urlparse(file.uri).path))
     if file.size == 0:
-        return False
+        return Scan(quoted=False, utf8=True)
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return data.find(b'"') >= 0
+        return Scan(quoted=data.find(b'"') >= 0, utf8=_valid_utf8(data))
+
+
+def _valid_utf8(data: mmap.mmap, chunk: int = 1 << 24) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), chunk):
+            decoder.decode(data[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def has_quote(file: InputFile, storage: Storage) -> bool:
+    """Whether a file contains a double quote (see `scan`)."""
+    return scan(file, storage).quoted
 
 
 def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
@@ -154,26 +180,38 @@ def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
     return next(csv.reader([line.replace("\ufeff", "")]))
 
 
-def read_records(spark: SparkSession, uris: list[str], quoted: set[str]) -> DataFrame:
-    """One row per non-blank record after the header.
+def read_records(
+    spark: SparkSession, uris: list[str], scans: dict[str, Scan]
+) -> list[tuple[DataFrame, bool]]:
+    """One row per non-blank record after the header, as (records, quoted) frames.
 
     Columns: source_uri, source_file, line_number (physical, header = 1), record.
-    Files without a double quote (`uris` minus `quoted`) are read line by line; the others
-    whole, so quoted line breaks stay inside their record.
+    Files without a double quote are read line by line (`quoted` False: no record holds a
+    quote, so fields are split on commas); the others whole, so quoted line breaks stay
+    inside their record.
     """
-    plain = [u for u in uris if u not in quoted]
-    frames = []
-    if plain:
-        frames.append(_read_lines(spark, plain))
+    plain_utf8 = [u for u in uris if not scans[u].quoted and scans[u].utf8]
+    plain_other = [u for u in uris if not scans[u].quoted and not scans[u].utf8]
+    quoted = [u for u in uris if scans[u].quoted]
+    frames: list[tuple[DataFrame, bool]] = []
+    if plain_utf8:
+        frames.append((_read_lines(spark, plain_utf8, known_utf8=True), False))
+    if plain_other:
+        frames.append((_read_lines(spark, plain_other, known_utf8=False), False))
     if quoted:
-        frames.append(_read_whole(spark, [u for u in uris if u in quoted]))
-    records = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-    return records.where(F.trim(F.col("record")) != "").select(
-        "source_uri",
-        F.element_at(F.split(F.col("source_uri"), "/"), -1).alias("source_file"),
-        "line_number",
-        "record",
-    )
+        frames.append((_read_whole(spark, quoted), True))
+    return [
+        (
+            records.where(F.trim(F.col("record")) != "").select(
+                "source_uri",
+                F.element_at(F.split(F.col("source_uri"), "/"), -1).alias("source_file"),
+                "line_number",
+                "record",
+            ),
+            is_quoted,
+        )
+        for records, is_quoted in frames
+    ]
 
 
 def _utf8_or_latin1(value: Column) -> Column:
@@ -183,14 +221,16 @@ def _utf8_or_latin1(value: Column) -> Column:
     )
 
 
-def _read_lines(spark: SparkSession, uris: list[str]) -> DataFrame:
+def _read_lines(spark: SparkSession, uris: list[str], known_utf8: bool) -> DataFrame:
     """Streams lines. Each file is exactly one Spark partition (see `one_partition_per_file`),
-    so the row's index within its partition is its line index in the file."""
+    so the row's index within its partition is its line index in the file. `known_utf8`:
+    every file was checked valid UTF-8, so no line needs the Latin-1 fallback."""
     index = F.monotonically_increasing_id().bitwiseAND(F.lit(PARTITION_ROW_MASK))
+    value = F.col("value")
     lines = spark.read.text(uris).select(
         F.input_file_name().alias("source_uri"),
         (index + 1).alias("line_number"),
-        _utf8_or_latin1(F.col("value")).alias("record"),
+        (value if known_utf8 else _utf8_or_latin1(value)).alias("record"),
     )
     return lines.where(F.col("line_number") > 1)
 
@@ -242,17 +282,36 @@ def line_number(pos: Column, spans: Column) -> Column:
     return (pos + 1 + extra).cast("long")
 
 
-def parse_fields(records: DataFrame, mapping: FileMapping) -> DataFrame:
-    """Split records into the file's fields and name them canonically (strings, or NULL)."""
+def parse_fields(records: DataFrame, mapping: FileMapping, quoted: bool = True) -> DataFrame:
+    """Split records into the file's fields and name them canonically (strings, or NULL).
+
+    `quoted` False: no record holds a double quote, so a plain split on commas gives the
+    fields `from_csv` would (a row is malformed when the count differs from the header).
+    """
     width = len(mapping.header)
-    schema = T.StructType(
-        [T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
-        + [T.StructField(CORRUPT, T.StringType())]
-    )
-    options = {"escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    parsed = records.withColumn("_f", F.from_csv(F.col("record"), schema.simpleString(), options))
+    if quoted:
+        schema = T.StructType(
+            [T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
+            + [T.StructField(CORRUPT, T.StringType())]
+        )
+        options = {"escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+        parsed = records.withColumn(
+            "_f", F.from_csv(F.col("record"), schema.simpleString(), options)
+        )
+
+        def field(i: int) -> Column:
+            return F.col(f"_f._c{i}")
+
+        malformed = F.col(f"_f.{CORRUPT}").isNotNull()
+    else:
+        parsed = records.withColumn("_f", F.split(F.col("record"), ",", -1))
+
+        def field(i: int) -> Column:
+            return F.nullif(F.get(F.col("_f"), i), F.lit(""))
+
+        malformed = F.size(F.col("_f")) != width
     canonical = [
-        (F.col(f"_f._c{mapping.columns[name]}") if name in mapping.columns else F.lit(None))
+        (field(mapping.columns[name]) if name in mapping.columns else F.lit(None))
         .cast("string")
         .alias(name)
         for name in CANONICAL
@@ -262,7 +321,7 @@ def parse_fields(records: DataFrame, mapping: FileMapping) -> DataFrame:
         "source_file",
         "line_number",
         F.col("record").alias("raw_line"),
-        F.col(f"_f.{CORRUPT}").isNotNull().alias("malformed"),
+        malformed.alias("malformed"),
         F.lit("transaction_id" not in mapping.columns).alias("derived_id"),
         F.lit("unit_price" not in mapping.columns).alias("amount_only"),
         F.lit("line_no" in mapping.columns).alias("has_line_no"),

@@ -15,7 +15,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from retailpipe.batch import extract
+from retailpipe.batch import extract, small_write
 from retailpipe.batch.fs import HadoopFs
 from retailpipe.batch.manifest import new_run_id, utc_now, write_manifest
 from retailpipe.batch.publish import Version, clean_abandoned, publish
@@ -146,16 +146,21 @@ def _run(
         run_files = {f.name for f in files}
         bar.advance(1, "transactions")
         with _timed(timings, "transactions"):
+            had_parts = _has_partitions(fs, storage)
             affected = _write_transactions(
                 spark, fs, storage, version, checked, per_file, run_files, full_rebuild
             )
         bar.advance(1, "quarantine")
         with _timed(timings, "quarantine"):
             _write_quarantine(spark, fs, storage, version, checked, run_files, full_rebuild)
-        checked.unpersist()
         bar.advance(1, "aggregates")
         with _timed(timings, "aggregates"):
-            csv_names = _write_aggregates(spark, fs, storage, version, affected, full_rebuild)
+            # Without carried-over rows the written partitions hold exactly the cached rows.
+            cached = checked if (full_rebuild or not had_parts) else None
+            csv_names = _write_aggregates(
+                spark, fs, storage, version, affected, full_rebuild, cached
+            )
+        checked.unpersist()
         bar.advance(1, "publish")
         with _timed(timings, "publish"):
             publish(fs, version, affected, csv_names)
@@ -194,14 +199,14 @@ def _extract(
             )
             log.warning("%s cannot be mapped: missing %s", file.name, ", ".join(mapping.missing))
         groups.setdefault(mapping.header, (mapping, []))[1].append(file.uri)
-    quoted = {f.uri for f in files if extract.has_quote(f, storage)}
+    scans = {f.uri: extract.scan(f, storage) for f in files}
     frames = []
     for mapping, uris in groups.values():
-        records = extract.read_records(spark, uris, quoted)
-        if mapping.mappable:
-            frames.append(extract.parse_fields(records, mapping))
-        else:
-            frames.append(extract.unmappable_rows(records, mapping.missing))
+        for records, quoted in extract.read_records(spark, uris, scans):
+            if mapping.mappable:
+                frames.append(extract.parse_fields(records, mapping, quoted))
+            else:
+                frames.append(extract.unmappable_rows(records, mapping.missing))
     if not frames:  # only empty files
         header = ",".join(extract.CANONICAL)
         empty = spark.createDataFrame(
@@ -282,6 +287,11 @@ def _counts(per_file: list[tuple[str, str, Any, int]]) -> dict[str, Any]:
     }
 
 
+def _has_partitions(fs: HadoopFs, storage: Storage) -> bool:
+    live = storage.uri("transactions")
+    return any(i.is_dir and i.name.startswith("sale_date=") for i in fs.list_dir(live))
+
+
 def _partition(day: str) -> str:
     return f"sale_date={day}"
 
@@ -338,9 +348,11 @@ def _write_quarantine(
     if not full_rebuild and fs.list_dir(live):
         old = spark.read.parquet(live).select(*QUARANTINE_COLUMNS)
         rows = rows.unionByName(old.where(~F.col("source_file").isin(sorted(run_files))))
+    # One partition sorted within: the same single sorted file as a global sort, without
+    # the extra sampling job a range-partitioned orderBy runs.
     (
-        rows.orderBy("source_file", "line_number")
-        .coalesce(1)
+        rows.repartition(1)
+        .sortWithinPartitions("source_file", "line_number")
         .write.parquet(version.uri("quarantine"))
     )
 
@@ -352,15 +364,24 @@ def _write_aggregates(
     version: Version,
     affected: set[str],
     full_rebuild: bool,
+    cached: DataFrame | None,
 ) -> list[str]:
-    """Each aggregate: recomputed for the affected dates from the version's partitions,
-    carried over for other dates; Parquet (one file) plus one CSV file."""
+    """Each aggregate: recomputed for the affected dates, carried over for other dates;
+    Parquet (one file) plus one CSV file.
+
+    `cached`: the persisted checked rows when they are exactly what the run wrote to the
+    version's partitions (no rows carried over); else the written partitions are read.
+    Local roots: each small result is collected and written by pyarrow on the driver.
+    """
     days = sorted(p.removeprefix("sale_date=") for p in affected)
     written = version.uri("transactions")
     fresh = None
     if fs.list_dir(written):
-        # Six aggregates read the same few columns: read them from Parquet once.
-        fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
+        if cached is not None:
+            fresh = cached.where(F.col("dup_rank") == 1).select(*_AGGREGATE_INPUT)
+        else:
+            # Six aggregates read the same few columns: read them from Parquet once.
+            fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
     csv_names = []
     for name in AGGREGATES:
         columns = AGGREGATE_COLUMNS[name]
@@ -374,12 +395,30 @@ def _write_aggregates(
         if not parts:
             continue
         keys = [c for c in columns if c in _KEYS]
-        table = reduce(DataFrame.unionByName, parts).orderBy(*keys)
-        table.coalesce(1).write.parquet(version.uri(name))
-        csv_names.append(_write_csv(spark, fs, version, name))
-    if fresh is not None:
+        table = reduce(DataFrame.unionByName, parts)
+        if storage.is_local:
+            spark.sparkContext.setJobDescription(f"batch: aggregate {name}")
+            rows = sorted(table.collect(), key=_sort_key(table.columns, keys))
+            file_name = f"part-00000-{version.run_id}.snappy.parquet"
+            small_write.write_parquet(rows, table.schema, version.path(name), file_name)
+            small_write.write_csv(rows, table.schema, version.path("curated_csv", f"{name}.csv"))
+            csv_names.append(f"{name}.csv")
+        else:
+            table.orderBy(*keys).coalesce(1).write.parquet(version.uri(name))
+            csv_names.append(_write_csv(spark, fs, version, name))
+    if fresh is not None and cached is None:
         fresh.unpersist()
     return csv_names
+
+
+def _sort_key(names: list[str], keys: list[str]) -> Any:
+    """Spark's ascending order: NULLs first, then values."""
+    index = [names.index(k) for k in keys]
+
+    def key(row: Any) -> tuple:
+        return tuple((False, 0) if row[i] is None else (True, row[i]) for i in index)
+
+    return key
 
 
 _AGGREGATE_INPUT = (
