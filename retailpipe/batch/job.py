@@ -137,8 +137,11 @@ def _run(
             stores, products = _dimensions(spark, fs, storage)
         bar.advance(1, "read + validate")
         with _timed(timings, "read_validate"):
-            checked = rank_duplicates(cleanse(rows, stores, products)).persist(
-                StorageLevel.MEMORY_AND_DISK
+            # Only the columns the outputs use are cached (not e.g. the full source URI).
+            checked = (
+                rank_duplicates(cleanse(rows, stores, products))
+                .select(*_CACHED)
+                .persist(StorageLevel.MEMORY_AND_DISK)
             )
             per_file = _count(checked)
         manifest["inputs"] = _inputs(files, per_file)
@@ -421,6 +424,7 @@ def _sort_key(names: list[str], keys: list[str]) -> Any:
     return key
 
 
+_CACHED = (*TRANSACTIONS_COLUMNS, "reason", "detail", "raw_line", "dup_rank")
 _AGGREGATE_INPUT = (
     "sale_date",
     "transaction_id",
