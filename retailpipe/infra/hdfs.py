@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from retailpipe.errors import ServiceError
 from retailpipe.infra.java import java_executable, require_java
+from retailpipe.infra.process import alive, pid_from_file
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -257,9 +258,9 @@ def stop(settings: Settings, timeout_s: float = 30.0) -> bool:
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.2)
-    if _alive(pid):
+    if alive(pid):
         log.warning("HDFS (pid %d) ignored SIGTERM; killing it", pid)
         _signal_group(pid, signal.SIGKILL)
     return True
@@ -403,32 +404,7 @@ def _jmx(http_port: int) -> tuple[int | None, int | None]:
 
 def _our_pid(rt: Runtime) -> int | None:
     """The pid in the pid file if that process is alive and is our HDFS runner."""
-    try:
-        pid = int(rt.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return pid if _alive(pid) else None
-    return pid if RUNNER.encode() in cmdline else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our own child that has exited (a zombie still takes signals).
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_from_file(rt.pid_file, RUNNER)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

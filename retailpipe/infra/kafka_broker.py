@@ -22,6 +22,7 @@ from typing import Any
 
 from retailpipe.errors import ServiceError
 from retailpipe.infra.java import java_executable, require_java
+from retailpipe.infra.process import alive, pid_from_file
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -173,12 +174,12 @@ def stop(settings: Settings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     log.info("stopping Kafka (pid %s)", pid)
     _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.2)
-    if _alive(pid):
+    if alive(pid):
         log.warning("Kafka did not stop within %.0f s; killing it", timeout_s)
         _signal(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.1)
     files.pid.unlink(missing_ok=True)
     return True
@@ -190,7 +191,7 @@ def kill(settings: Settings) -> None:
     pid = _running_pid(files)
     if pid is not None:
         _signal(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.05)
 
 
@@ -255,7 +256,7 @@ def _wait_ready(settings: Settings, pid: int, files: BrokerFiles, timeout_s: flo
     deadline = time.monotonic() + timeout_s
     port = settings.kafka.local.port
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             files.pid.unlink(missing_ok=True)
             raise ServiceError(
                 f"the Kafka broker exited during start-up: {_log_tail(files.log)}",
@@ -317,32 +318,7 @@ def _port_open(port: int) -> bool:
 
 def _running_pid(files: BrokerFiles) -> int | None:
     """The pid from the pid file if that process is alive and is a Kafka broker."""
-    try:
-        pid = int(files.pid.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if not _alive(pid):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return pid  # no /proc (macOS): trust the pid file
-    return pid if MAIN_CLASS.encode() in cmdline else None
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        # Reap it if it is our own child (the test fixture starts it in-process).
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_from_file(files.pid, MAIN_CLASS)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from retailpipe.schemas import MONEY, RATE, TRANSACTIONS_COLUMNS
+from retailpipe.schemas import MONEY, RATE, RAW_COLUMNS, TRANSACTIONS_COLUMNS
 from retailpipe.transforms.money import with_line_amounts
 
 # ISO 8601 with a UTC offset, as SPEC.md requires; a space may stand in for the `T`.
@@ -67,20 +67,8 @@ def derived_transaction_id(source_file: Column, line_number: Column) -> Column:
     return F.concat(F.lit(DERIVED_ID_PREFIX), F.substring(F.sha2(key, 256), 1, 20))
 
 
-CANONICAL_TEXT: tuple[str, ...] = (
-    "transaction_id",
-    "line_no",
-    "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-    "amount",
-)
+# Every canonical column arrives as text; some exports carry `amount` instead of a price.
+CANONICAL_TEXT: tuple[str, ...] = (*RAW_COLUMNS, "amount")
 WIDE = "decimal(24,8)"
 
 
