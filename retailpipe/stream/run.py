@@ -20,7 +20,7 @@ from retailpipe.stream.files import LOCAL, Files, HadoopFiles
 from retailpipe.stream.manifest import RunManifest
 from retailpipe.stream.options import StreamOptions, check_checkpoint
 from retailpipe.stream.publish import has_parquet
-from retailpipe.stream.sink import SinkPaths, WindowSink
+from retailpipe.stream.sink import SinkPaths, WindowSink, checked_records
 from retailpipe.stream.source import kafka_stream, wait_for_topic
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,12 @@ def start_query(
     *,
     available_now: bool,
 ) -> Any:
-    """Start the streaming query (Kafka -> foreachBatch sink)."""
+    """Start the streaming query (Kafka -> checked records -> foreachBatch sink)."""
     source: DataFrame = kafka_stream(spark, settings)
     storage = Storage(settings.storage.root)
     writer = (
-        source.writeStream.queryName("retailpipe_stream")
+        source.transform(checked_records)
+        .writeStream.queryName("retailpipe_stream")
         .foreachBatch(sink)
         .option("checkpointLocation", storage.uri("checkpoints"))
     )

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -23,12 +24,7 @@ from retailpipe.stream.files import LOCAL, Files, Location
 from retailpipe.stream.publish import atomic_write_table, publish_late, publish_windows
 from retailpipe.stream.state import SinkState, WindowValue, load_state, save_state
 from retailpipe.stream.windows import Key, window_keys
-from retailpipe.transforms.events import (
-    DEAD_LETTER_COLUMNS,
-    dead_letters,
-    parse_events,
-    valid_events,
-)
+from retailpipe.transforms.events import DEAD_LETTER_COLUMNS, checked_events
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
@@ -42,6 +38,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "partition",
     "offset",
 )
+COLLECTED_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((*EVENT_FIELDS, *DEAD_LETTER_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,7 @@ class BatchReport:
     dead_letter_events: int
     duplicates: int
     replayed: bool = False
+    phases_ms: dict[str, int] = field(default_factory=dict)  # collect, fold, publish, state
 
     @property
     def rows_per_s(self) -> float:
@@ -84,7 +82,19 @@ class BatchReport:
             "late_events": self.late_events,
             "dead_letter_events": self.dead_letter_events,
             "duplicates": self.duplicates,
+            **{f"{phase}_ms": ms for phase, ms in self.phases_ms.items()},
         }
+
+
+@dataclass
+class Fold:
+    """One batch folded into the state: counts, and the new values of what changed."""
+
+    events: int = 0
+    late_events: int = 0
+    duplicates: int = 0
+    windows: dict[Key, tuple[int, int, Decimal]] = field(default_factory=dict)
+    late: dict[Key, int] = field(default_factory=dict)  # cumulative late events
 
 
 def iso_us(us: int | None) -> str | None:
@@ -92,6 +102,20 @@ def iso_us(us: int | None) -> str | None:
         return None
     moment = dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=us)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+class PhaseClock:
+    """Milliseconds spent in each named phase of a batch, for the report."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, int] = {}
+        self._last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        """Charge the time since the previous lap to `phase`."""
+        now = time.monotonic()
+        self.ms[phase] = self.ms.get(phase, 0) + int((now - self._last) * 1000)
+        self._last = now
 
 
 class WindowSink:
@@ -112,6 +136,7 @@ class WindowSink:
         self.state = load_state(paths.state, files=self.files)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        """Apply micro-batch `batch_id`, a batch of `checked_records(kafka records)`."""
         started = time.monotonic()
         if batch_id <= self.state.batch_id:
             # Applied before a crash that came ahead of Spark's own commit: nothing to redo.
@@ -125,59 +150,59 @@ class WindowSink:
             raise
 
     def _process(self, batch: DataFrame, batch_id: int, started: float) -> None:
-        # One Spark job per batch (parse, check, money rules, collected as Arrow): under
-        # micro-batch sizes each extra job or shuffle costs more than the Python below.
-        table = _collect(batch)
+        clock = PhaseClock()
+        # One Spark job per batch, reading the Kafka batch once (see `checked_events`).
+        table = batch.toArrow()
+        clock.lap("collect")
         is_dead = pc.is_valid(table["reason"])
         dead = table.filter(is_dead)
-        if dead.num_rows:
-            dead_letters = dead.select(list(DEAD_LETTER_COLUMNS)).append_column(
-                "batch_id", pa.array([batch_id] * dead.num_rows, pa.int64())
-            )
-            path = self.files.join(self.paths.dead_letter, f"batch-{batch_id:012d}.parquet")
-            atomic_write_table(path, dead_letters, self.files)
         events = (
             table.filter(pc.invert(is_dead))
             .sort_by([("partition", "ascending"), ("offset", "ascending")])
             .select(list(EVENT_FIELDS))
             .to_pylist()
         )
-        counts = self._apply(batch_id, events)
+        fold = self._apply(batch_id, events)
+        clock.lap("fold")
+        self._publish(batch_id, dead, fold)
+        clock.lap("publish")
         totals = self.state.totals
-        totals["events"] += counts["events"]
-        totals["late_events"] += counts["late"]
+        totals["events"] += fold.events
+        totals["late_events"] += fold.late_events
         totals["dead_letter_events"] += dead.num_rows
-        totals["duplicates"] += counts["duplicates"]
+        totals["duplicates"] += fold.duplicates
         save_state(self.paths.state, self.state, self.files)
+        clock.lap("state")
         self._report(
             batch_id,
             started,
             table.num_rows,
-            late=counts["late"],
+            late=fold.late_events,
             dead=dead.num_rows,
-            dups=counts["duplicates"],
+            dups=fold.duplicates,
+            phases_ms=clock.ms,
         )
 
-    def _apply(self, batch_id: int, events: list[dict[str, Any]]) -> dict[str, int]:
-        """Fold the batch's valid events into the state; publish what changed."""
+    def _apply(self, batch_id: int, events: list[dict[str, Any]]) -> Fold:
+        """Fold the batch's valid events into the state; returns what changed."""
         state, mark = self.state, self.state.watermark_us
         touched: set[Key] = set()
         late: dict[Key, int] = {}
-        counts = {"events": 0, "late": 0, "duplicates": 0}
+        fold = Fold()
         max_us: int | None = None
         for event in events:
             event_us = event["event_us"]
             keys = window_keys(event_us, event["store_id"], self.window_us, self.slide_us)
             if mark is not None and event_us < mark:  # behind the watermark: late
-                counts["late"] += 1
+                fold.late_events += 1
                 for key in keys:
                     late[key] = late.get(key, 0) + 1
                 continue
             if event["event_id"] in state.seen:
-                counts["duplicates"] += 1
+                fold.duplicates += 1
                 continue
             state.seen[event["event_id"]] = event_us
-            counts["events"] += 1
+            fold.events += 1
             max_us = event_us if max_us is None else max(max_us, event_us)
             for key in keys:
                 state.windows.setdefault(key, WindowValue()).add(
@@ -186,25 +211,32 @@ class WindowSink:
             touched.update(keys)
         for key, count in late.items():
             state.late[key] = state.late.get(key, 0) + count
-        now = dt.datetime.now(UTC)
-        publish_windows(
-            self.paths.windows,
-            {
-                k: (
-                    len(state.windows[k].transaction_ids),
-                    state.windows[k].units,
-                    state.windows[k].net_revenue,
-                )
-                for k in touched
-            },
-            now,
-            self.files,
-        )
-        if late:
-            publish_late(self.paths.late, {k: state.late[k] for k in late}, now, self.files)
+        # Read before the watermark moves: it evicts the windows it closes.
+        fold.windows = {
+            k: (
+                len(state.windows[k].transaction_ids),
+                state.windows[k].units,
+                state.windows[k].net_revenue,
+            )
+            for k in touched
+        }
+        fold.late = {k: state.late[k] for k in late}
         state.batch_id = batch_id
         state.advance_watermark(max_us, self.delay_us)
-        return counts
+        return fold
+
+    def _publish(self, batch_id: int, dead: pa.Table, fold: Fold) -> None:
+        """Dead letters, changed windows and late counts, each file replaced atomically."""
+        if dead.num_rows:
+            dead_letters = dead.select(list(DEAD_LETTER_COLUMNS)).append_column(
+                "batch_id", pa.array([batch_id] * dead.num_rows, pa.int64())
+            )
+            path = self.files.join(self.paths.dead_letter, f"batch-{batch_id:012d}.parquet")
+            atomic_write_table(path, dead_letters, self.files)
+        now = dt.datetime.now(UTC)
+        publish_windows(self.paths.windows, fold.windows, now, self.files)
+        if fold.late:
+            publish_late(self.paths.late, fold.late, now, self.files)
 
     def _report(
         self,
@@ -216,6 +248,7 @@ class WindowSink:
         dead: int = 0,
         dups: int = 0,
         replayed: bool = False,
+        phases_ms: dict[str, int] | None = None,
     ) -> None:
         report = BatchReport(
             batch_id=batch_id,
@@ -227,10 +260,11 @@ class WindowSink:
             dead_letter_events=dead,
             duplicates=dups,
             replayed=replayed,
+            phases_ms=phases_ms or {},
         )
         log.info(
             "batch %d: %d rows in %.2f s (%.0f rows/s), watermark %s, state rows %d, "
-            "late %d, dead letters %d, duplicates %d%s",
+            "late %d, dead letters %d, duplicates %d%s%s",
             batch_id,
             rows,
             report.duration_ms / 1000,
@@ -241,15 +275,21 @@ class WindowSink:
             dead,
             dups,
             " (already applied)" if replayed else "",
+            "".join(f", {phase} {ms} ms" for phase, ms in report.phases_ms.items()),
         )
         if self.on_batch is not None:
             self.on_batch(report, self.state)
 
 
-def _collect(batch: DataFrame) -> pa.Table:
-    """Checked events as Arrow: valid ones typed with their net amount, dead ones with reasons."""
-    checked = parse_events(batch)
-    valid = valid_events(checked).select(
-        *EVENT_FIELDS[:1], F.unix_micros("event_ts").alias("event_us"), *EVENT_FIELDS[2:]
+def checked_records(kafka: DataFrame) -> DataFrame:
+    """What the sink collects from each micro-batch: every record once, checked.
+
+    `run.start_query` applies it to the streaming DataFrame once, before `foreachBatch`,
+    so no batch pays for building this plan through py4j again (about as long as running
+    it on a batch of a few thousand records).
+    """
+    return (
+        checked_events(kafka)
+        .withColumn("event_us", F.unix_micros("event_ts"))
+        .select(*COLLECTED_COLUMNS)
     )
-    return valid.unionByName(dead_letters(checked), allowMissingColumns=True).toArrow()

@@ -15,7 +15,7 @@ import pytest
 from retailpipe.generate.run import generate
 from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
-from retailpipe.stream.sink import SinkPaths, WindowSink
+from retailpipe.stream.sink import SinkPaths, WindowSink, checked_records
 from tests.stream.oracle import (
     csv_messages,
     csv_rows,
@@ -33,9 +33,10 @@ HOUR, FIVE_MIN = 3600, 300
 
 
 def batch(spark, messages: list[tuple[bytes, bytes]], first_offset: int = 0):
+    """What foreachBatch hands the sink: Kafka records through `checked_records`."""
     now = dt.datetime(2026, 1, 1)
     rows = [(key, value, "t", 0, first_offset + i, now) for i, (key, value) in enumerate(messages)]
-    return spark.createDataFrame(rows, KAFKA_SCHEMA)
+    return checked_records(spark.createDataFrame(rows, KAFKA_SCHEMA))
 
 
 def make_sink(root: Path, watermark_s: int = 2 * 86400) -> WindowSink:
