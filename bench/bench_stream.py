@@ -94,6 +94,18 @@ def _processed(data: dict) -> int:
     return sum(data[k] for k in ("events", "late_events", "dead_letter_events", "duplicates"))
 
 
+def _phases(root: Path) -> str:
+    """Median per-batch figures of a run (its first, cold batch left out), from the manifest."""
+    data = _manifest(root) or {}
+    batches = [b for b in data.get("batches", []) if b.get("input_rows")][1:]
+    if not batches:
+        return "no warm batches"
+    names = ["input_rows", *(k for k in batches[0] if k.endswith("_ms"))]
+    medians = {name: statistics.median(b.get(name, 0) for b in batches) for name in names}
+    figures = ", ".join(f"{name} {value:,.0f}" for name, value in medians.items())
+    return f"median of {len(batches)} warm batches: {figures}"
+
+
 def _timed_run(settings: Settings, root: Path, topic: str, total: int, extra: list[str]) -> float:
     """Seconds from the run manifest's creation to the last of `total` events counted."""
     command = [_cli(), "-q", "stream", "--max-offsets-per-trigger", str(MAX_OFFSETS), *extra]
@@ -134,6 +146,7 @@ def throughput(settings: Settings, tmp: Path, days: int, rows_per_day: int) -> N
         seconds = _timed_run(settings, tmp / name, topic, total, extra)
         rates[name] = total / seconds
         print(f"  {name:14s} {seconds:7.1f} s  {rates[name]:9,.0f} events/s")
+        print(f"  {'':14s} {_phases(tmp / name)}")
     ratio = rates["continuous"] / rates["available-now"]
     print(f"throughput ratio continuous / available-now: {ratio:.2f}x (goal >= 0.7x)")
 

@@ -40,23 +40,11 @@ LATE_SCHEMA = pa.schema(
         ("updated_at", TS),
     ]
 )
-Row = dict[str, object]
+KEY_NAMES: tuple[str, ...] = ("window_start", "window_end", "store_id")
 
 
 def _day(start_us: int) -> str:
     return dt.datetime.fromtimestamp(start_us / 1_000_000, UTC).date().isoformat()
-
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _us(value: dt.datetime) -> int:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return (aware - EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _ts(us: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=us)
 
 
 def atomic_write_table(path: Location, table: pa.Table, files: Files = LOCAL) -> None:
@@ -64,25 +52,51 @@ def atomic_write_table(path: Location, table: pa.Table, files: Files = LOCAL) ->
     atomic_write(files, path, table_bytes(table))
 
 
-def _merge_day(files: Files, path: str, schema: pa.Schema, updates: dict[Key, Row]) -> None:
-    rows: dict[Key, Row] = {}
+def _updates(
+    schema: pa.Schema, values: Mapping[Key, tuple[object, ...]], now: dt.datetime
+) -> pa.Table:
+    """One row per key: window start and end, store_id, the key's values, updated_at."""
+    keys = list(values)
+    measures = list(zip(*values.values(), strict=True))
+    columns = [
+        pa.array([k[0] for k in keys], pa.int64()).cast(TS),
+        pa.array([k[1] for k in keys], pa.int64()).cast(TS),
+        pa.array([k[2] for k in keys], pa.string()),
+        *(
+            pa.array(column, schema.field(name).type)
+            for name, column in zip(schema.names[3:-1], measures, strict=True)
+        ),
+        pa.array([now] * len(keys), TS),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _merge_day(files: Files, path: str, updates: pa.Table) -> None:
+    """Upsert `updates` into the day file: rows of their keys are replaced, the rest kept."""
+    merged = updates
     if files.exists(path):
-        for row in read_table(files, path, schema).to_pylist():
-            key = (_us(row["window_start"]), _us(row["window_end"]), str(row["store_id"]))
-            rows[key] = row
-    rows.update(updates)
-    ordered = [rows[k] for k in sorted(rows)]
-    atomic_write_table(path, pa.Table.from_pylist(ordered, schema=schema), files)
+        old = read_table(files, path, updates.schema)
+        keys = updates.select(list(KEY_NAMES))
+        kept = old.join(keys, keys=list(KEY_NAMES), join_type="left anti")
+        merged = pa.concat_tables([kept.select(updates.schema.names), updates])
+    ordered = merged.sort_by([(name, "ascending") for name in KEY_NAMES])
+    atomic_write_table(path, ordered, files)
 
 
 def _publish(
-    files: Files, folder: Location, prefix: str, schema: pa.Schema, updates: dict[Key, Row]
+    files: Files,
+    folder: Location,
+    prefix: str,
+    schema: pa.Schema,
+    values: Mapping[Key, tuple[object, ...]],
+    now: dt.datetime,
 ) -> None:
-    by_day: dict[str, dict[Key, Row]] = {}
-    for key, row in updates.items():
-        by_day.setdefault(_day(key[0]), {})[key] = row
-    for day, rows in sorted(by_day.items()):
-        _merge_day(files, files.join(folder, f"{prefix}-{day}.parquet"), schema, rows)
+    by_day: dict[str, dict[Key, tuple[object, ...]]] = {}
+    for key, value in values.items():
+        by_day.setdefault(_day(key[0]), {})[key] = value
+    for day, day_values in sorted(by_day.items()):
+        path = files.join(folder, f"{prefix}-{day}.parquet")
+        _merge_day(files, path, _updates(schema, day_values, now))
 
 
 def publish_windows(
@@ -92,36 +106,15 @@ def publish_windows(
     files: Files = LOCAL,
 ) -> None:
     """Upsert (transactions, units, net_revenue) per window key into the day files."""
-    updates: dict[Key, Row] = {
-        key: {
-            "window_start": _ts(key[0]),
-            "window_end": _ts(key[1]),
-            "store_id": key[2],
-            "transactions": transactions,
-            "units": units,
-            "net_revenue": revenue,
-            "updated_at": now,
-        }
-        for key, (transactions, units, revenue) in values.items()
-    }
-    _publish(files, folder, "windows", WINDOW_SCHEMA, updates)
+    _publish(files, folder, "windows", WINDOW_SCHEMA, values, now)
 
 
 def publish_late(
     folder: Location, counts: Mapping[Key, int], now: dt.datetime, files: Files = LOCAL
 ) -> None:
     """Upsert cumulative late-event counts per window key into the day files."""
-    updates: dict[Key, Row] = {
-        key: {
-            "window_start": _ts(key[0]),
-            "window_end": _ts(key[1]),
-            "store_id": key[2],
-            "late_events": count,
-            "updated_at": now,
-        }
-        for key, count in counts.items()
-    }
-    _publish(files, folder, "late", LATE_SCHEMA, updates)
+    values = {key: (count,) for key, count in counts.items()}
+    _publish(files, folder, "late", LATE_SCHEMA, values, now)
 
 
 def has_parquet(folders: Iterable[Location], files: Files = LOCAL) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from retailpipe.stream.files import LOCAL, Files, Location
 from retailpipe.stream.publish import atomic_write_table, publish_late, publish_windows
 from retailpipe.stream.state import SinkState, WindowValue, load_state, save_state
-from retailpipe.stream.windows import Key, window_keys
+from retailpipe.stream.windows import KEY_COLUMNS, Key, window_rows
 from retailpipe.transforms.events import DEAD_LETTER_COLUMNS, checked_events
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,6 @@ class WindowSink:
             table.filter(pc.invert(is_dead))
             .sort_by([("partition", "ascending"), ("offset", "ascending")])
             .select(list(EVENT_FIELDS))
-            .to_pylist()
         )
         fold = self._apply(batch_id, events)
         clock.lap("fold")
@@ -183,47 +182,51 @@ class WindowSink:
             phases_ms=clock.ms,
         )
 
-    def _apply(self, batch_id: int, events: list[dict[str, Any]]) -> Fold:
-        """Fold the batch's valid events into the state; returns what changed."""
+    def _apply(self, batch_id: int, events: pa.Table) -> Fold:
+        """Fold the batch's valid events (in Kafka order) into the state; returns what changed."""
         state, mark = self.state, self.state.watermark_us
-        touched: set[Key] = set()
-        late: dict[Key, int] = {}
         fold = Fold()
-        max_us: int | None = None
-        for event in events:
-            event_us = event["event_us"]
-            keys = window_keys(event_us, event["store_id"], self.window_us, self.slide_us)
+        late_rows: list[int] = []
+        fresh_rows: list[int] = []
+        ids, times = events["event_id"].to_pylist(), events["event_us"].to_pylist()
+        for row, (event_id, event_us) in enumerate(zip(ids, times, strict=True)):
             if mark is not None and event_us < mark:  # behind the watermark: late
-                fold.late_events += 1
-                for key in keys:
-                    late[key] = late.get(key, 0) + 1
-                continue
-            if event["event_id"] in state.seen:
+                late_rows.append(row)
+            elif event_id in state.seen:  # seen in an earlier batch or earlier in this one
                 fold.duplicates += 1
-                continue
-            state.seen[event["event_id"]] = event_us
-            fold.events += 1
-            max_us = event_us if max_us is None else max(max_us, event_us)
-            for key in keys:
-                state.windows.setdefault(key, WindowValue()).add(
-                    event["transaction_id"], event["quantity"], event["net_amount"]
-                )
-            touched.update(keys)
-        for key, count in late.items():
-            state.late[key] = state.late.get(key, 0) + count
-        # Read before the watermark moves: it evicts the windows it closes.
-        fold.windows = {
-            k: (
-                len(state.windows[k].transaction_ids),
-                state.windows[k].units,
-                state.windows[k].net_revenue,
-            )
-            for k in touched
-        }
-        fold.late = {k: state.late[k] for k in late}
+            else:
+                state.seen[event_id] = event_us
+                fresh_rows.append(row)
+        fold.events, fold.late_events = len(fresh_rows), len(late_rows)
+        fresh = events.take(pa.array(fresh_rows, pa.int64()))
+        late = events.take(pa.array(late_rows, pa.int64()))
+        sums = [("transaction_id", "distinct"), ("quantity", "sum"), ("net_amount", "sum")]
+        for start, end, store, receipts, units, revenue in self._per_window(fresh, sums):
+            value = state.windows.setdefault((start, end, store), WindowValue())
+            value.add(receipts, units, revenue)
+            fold.windows[(start, end, store)] = value.published()
+        for start, end, store, count in self._per_window(late, [("event_id", "count")]):
+            key = (start, end, store)
+            state.late[key] = fold.late[key] = state.late.get(key, 0) + count
         state.batch_id = batch_id
+        # After reading the published values: the watermark evicts the windows it closes.
+        max_us = max((times[row] for row in fresh_rows), default=None)
         state.advance_watermark(max_us, self.delay_us)
         return fold
+
+    def _per_window(
+        self, events: pa.Table, aggregations: list[tuple[str, str]]
+    ) -> Iterator[tuple[Any, ...]]:
+        """(window start, end, store_id, *aggregates) for each key the events count towards."""
+        if not events.num_rows:
+            return iter(())
+        table = (
+            window_rows(events, self.window_us, self.slide_us)
+            .group_by(list(KEY_COLUMNS))
+            .aggregate(aggregations)
+        )
+        names = [*KEY_COLUMNS, *(f"{column}_{function}" for column, function in aggregations)]
+        return zip(*(table[name].to_pylist() for name in names), strict=True)
 
     def _publish(self, batch_id: int, dead: pa.Table, fold: Fold) -> None:
         """Dead letters, changed windows and late counts, each file replaced atomically."""

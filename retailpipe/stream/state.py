@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,10 +32,15 @@ class WindowValue:
     units: int = 0
     net_revenue: Decimal = Decimal("0.00")
 
-    def add(self, transaction_id: str, units: int, net_revenue: Decimal) -> None:
-        self.transaction_ids.add(transaction_id)
+    def add(self, transaction_ids: Iterable[str], units: int, net_revenue: Decimal) -> None:
+        """Add a batch's events in this window: their receipt ids and sums."""
+        self.transaction_ids.update(transaction_ids)
         self.units += units
         self.net_revenue += net_revenue
+
+    def published(self) -> tuple[int, int, Decimal]:
+        """(transactions, units, net revenue): the window's value for readers."""
+        return len(self.transaction_ids), self.units, self.net_revenue
 
 
 @dataclass
