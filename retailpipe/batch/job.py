@@ -31,7 +31,7 @@ from retailpipe.schemas import (
 from retailpipe.settings import Settings
 from retailpipe.storage import AGGREGATES, Storage
 from retailpipe.transforms.aggregates import aggregate
-from retailpipe.transforms.cleanse import cleanse, rank_duplicates
+from retailpipe.transforms.cleanse import check, finish, rank_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,11 @@ def run_batch(
         _finish(fs, storage, manifest, clock)
         raise
     finally:
-        for key, value in saved.items():
-            if value is None:
+        for key, previous in saved.items():
+            if previous is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, previous)
     uri = _finish(fs, storage, manifest, clock)
     return BatchResult(manifest=manifest, manifest_uri=uri, partitions=partitions)
 
@@ -139,7 +139,7 @@ def _run(
         with _timed(timings, "read_validate"):
             # Only the columns the outputs use are cached (not e.g. the full source URI).
             checked = (
-                rank_duplicates(cleanse(rows, stores, products))
+                finish(rank_duplicates(check(rows, stores, products)), keep=("dup_rank",))
                 .select(*_CACHED)
                 .persist(StorageLevel.MEMORY_AND_DISK)
             )
@@ -211,11 +211,10 @@ def _extract(
             else:
                 frames.append(extract.unmappable_rows(records, mapping.missing))
     if not frames:  # only empty files
-        header = ",".join(extract.CANONICAL)
         empty = spark.createDataFrame(
             [], "source_uri string, source_file string, line_number long, record string"
         )
-        frames.append(extract.parse_fields(empty, extract.map_header(header.split(","), {})))
+        frames.append(extract.parse_fields(empty, extract.map_header(list(extract.CANONICAL), {})))
     return reduce(DataFrame.unionByName, frames), rejected
 
 

@@ -207,8 +207,9 @@ def _reason() -> tuple[Column, Column]:
     return reason, detail
 
 
-def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid.
+def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+    """Typed rows with store and product attributes, a `reason` code (NULL when valid),
+    and the de-duplication key of valid rows: sale_date, transaction_id, line_no.
 
     `stores`: store_id, store_name, city, region. `products`: product_id, product_name,
     brand, product_category. Both are small and broadcast.
@@ -218,8 +219,8 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
         .join(F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left")
         .join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
     )
-    reason, detail = _reason()
-    checked = joined.select("*", reason.alias("reason"), detail.alias("detail"))
+    reason, _detail = _reason()  # the detail is left to `finish`, after the shuffle
+    checked = joined.select("*", reason.alias("reason"))
     valid = F.col("reason").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
@@ -228,8 +229,30 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
         F.col("_line_no"),
         F.when(F.col("derived_id"), F.lit(1)).otherwise(F.col("line_number").cast("int")),
     )
+    sale_date = F.substring(F.col("_timestamp"), 1, 10).try_cast("date")
+    return checked.withColumns(
+        {
+            "transaction_id": F.when(valid, transaction_id),
+            "line_no": F.when(valid, line_no),
+            "sale_date": F.when(valid, sale_date),
+            "source_line": F.col("line_number"),
+        }
+    )
+
+
+def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
+    """The output columns of `check`ed rows: line amounts by the money rules, normalised
+    labels, the reason's detail and raw text for quarantined rows; `keep` names extra
+    columns to pass through.
+
+    A step of its own so that the batch job can place the de-duplication shuffle between
+    the two halves: each half then compiles to a method small enough for the JIT.
+    """
+    valid = F.col("reason").isNull()
+    _reason_code, detail = _reason()
     amounts_in = checked.select(
         "*",
+        detail.alias("detail"),
         F.when(valid, F.col("_quantity")).alias("quantity_t"),
         F.when(valid, F.col("_price")).alias("unit_price_t"),
         F.when(valid, F.col("_discount")).cast(RATE).alias("discount_pct_t"),
@@ -249,18 +272,18 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
     )
     amount_only = F.col("amount_only")
     return with_amounts.select(
-        F.when(valid, transaction_id).alias("transaction_id"),
-        F.when(valid, line_no).alias("line_no"),
+        "transaction_id",
+        "line_no",
         "event_ts",
         F.col("_timestamp").alias("timestamp"),
-        F.col("store_id").alias("store_id"),
-        F.col("product_id").alias("product_id"),
+        "store_id",
+        "product_id",
         F.coalesce(normalise_label(F.col("category")), F.col("product_category")).alias("category"),
         "quantity",
         F.when(~amount_only, F.col("unit_price")).alias("unit_price"),
         F.when(~amount_only, F.col("discount_pct")).alias("discount_pct"),
         normalise_payment(F.col("payment_method")).alias("payment_method"),
-        F.col("customer_id").alias("customer_id"),
+        "customer_id",
         F.when(amount_only & valid, F.col("_amount"))
         .otherwise(F.col("gross_amount"))
         .cast(MONEY)
@@ -281,25 +304,35 @@ def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFram
         "product_name",
         "brand",
         "source_file",
-        F.col("line_number").alias("source_line"),
-        F.when(valid, F.substring(F.col("_timestamp"), 1, 10).try_cast("date")).alias("sale_date"),
+        "source_line",
+        "sale_date",
         "reason",
         "detail",
         F.when(~valid, F.col("raw_line")).alias("raw_line"),
         "source_uri",
+        *keep,
     )
+
+
+def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+    """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid."""
+    return finish(check(rows, stores, products))
 
 
 def rank_duplicates(df: DataFrame) -> DataFrame:
     """Add `dup_rank`: 1 for the first copy of a (sale_date, transaction_id, line_no) key by
     (source_file, source_line), 2.. for exact repeats; NULL for quarantined rows.
 
-    Keying by sale_date too lets the partitioned write reuse this sort.
+    Rows are hash-partitioned by (sale_date, transaction_id) only, a subset of the window's
+    key: the partitioned write reuses the window's sort, and the aggregates, which first sum
+    lines per transaction, need no further shuffle of the lines.
     """
     key = Window.partitionBy("sale_date", "transaction_id", "line_no").orderBy(
         "source_file", "source_line"
     )
-    return df.withColumn("dup_rank", F.when(F.col("reason").isNull(), F.row_number().over(key)))
+    return df.repartition("sale_date", "transaction_id").withColumn(
+        "dup_rank", F.when(F.col("reason").isNull(), F.row_number().over(key))
+    )
 
 
 def transactions_table(df: DataFrame) -> DataFrame:
