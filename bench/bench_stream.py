@@ -95,15 +95,20 @@ def _processed(data: dict) -> int:
 
 
 def _phases(root: Path) -> str:
-    """Median per-batch figures of a run (its first, cold batch left out), from the manifest."""
+    """Median per-batch figures of a run, from its manifest (the first, cold batch left out)."""
     data = _manifest(root) or {}
-    batches = [b for b in data.get("batches", []) if b.get("input_rows")][1:]
-    if not batches:
-        return "no warm batches"
+    batches = [b for b in data.get("batches", []) if b.get("input_rows")]
+    label = f"median of {len(batches) - 1} warm batches"
+    if len(batches) > 1:
+        batches = batches[1:]
+    elif batches:
+        label = "one (cold) batch only"
+    else:
+        return "no batches"
     names = ["input_rows", *(k for k in batches[0] if k.endswith("_ms"))]
     medians = {name: statistics.median(b.get(name, 0) for b in batches) for name in names}
     figures = ", ".join(f"{name} {value:,.0f}" for name, value in medians.items())
-    return f"median of {len(batches)} warm batches: {figures}"
+    return f"{label}: {figures}"
 
 
 def _timed_run(settings: Settings, root: Path, topic: str, total: int, extra: list[str]) -> float:
@@ -213,11 +218,14 @@ def freshness(settings: Settings, tmp: Path, seconds: float) -> None:
     seen: dict[str, float] = {}
     stop = threading.Event()
     try:
-        while _manifest(root) is None:  # wait for Spark; the query starts at the latest offsets
-            if proc.poll() is not None:
-                raise SystemExit(f"stream exited with {proc.returncode}")
+        # The query starts at the offsets that are latest when it first asks Kafka, and
+        # records them in its checkpoint; events produced before that would never be read.
+        initial_offsets = root / "checkpoints" / "stream" / "sources" / "0" / "0"
+        give_up = time.monotonic() + 300
+        while not initial_offsets.exists():
+            if proc.poll() is not None or time.monotonic() > give_up:
+                raise SystemExit(f"the stream did not start its query ({initial_offsets})")
             time.sleep(0.2)
-        time.sleep(5)
         producer = threading.Thread(
             target=_produce_ticks, args=(settings, topic, seconds, sent, stop)
         )
