@@ -4,6 +4,7 @@ Two levels, no DISTINCT aggregate: lines are first summed per (key, transaction)
 number of transactions per key is a plain row count at the second level. When the lines
 are already hash-partitioned by (sale_date, transaction_id), as the batch job's cached
 rows are, the first level runs without a shuffle and only its small output is exchanged.
+`daily_product_sales` has no transaction count and needs only one level.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def _per_transaction(lines: DataFrame, keys: tuple[str, ...]) -> DataFrame:
 def aggregate(name: str, transactions: DataFrame) -> DataFrame:
     """One aggregate table, its columns in contract order."""
     keys = ("sale_date", *KEYS[name])
+    if "transactions" not in AGGREGATE_COLUMNS[name]:  # no per-transaction level needed
+        return (
+            transactions.groupBy(*keys)
+            .agg(
+                F.count(F.lit(1)).cast("long").alias("lines"),
+                F.coalesce(F.sum(F.col("quantity").cast("long")), F.lit(0))
+                .cast("long")
+                .alias("units"),
+                _money_sum(F.col("net_amount")).alias("net_revenue"),
+            )
+            .select(*AGGREGATE_COLUMNS[name])
+        )
     totals = (
         _per_transaction(transactions, KEYS[name])
         .groupBy(*keys)
