@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -122,8 +124,8 @@ def typed(df: DataFrame) -> DataFrame:
     )
 
 
-def _reason() -> tuple[Column, Column]:
-    """(reason code, detail) of the first check a row fails; NULL for a valid row."""
+def _checks() -> list[tuple[str, Column, Column]]:
+    """(reason code, failed, detail) of every check, in the order they are applied."""
     missing = [F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED_TEXT]
     missing_price = F.when(F.col("amount_only") & F.col("amount").isNull(), F.lit("amount")).when(
         ~F.col("amount_only") & F.col("unit_price").isNull(), F.lit("unit_price")
@@ -200,11 +202,24 @@ def _reason() -> tuple[Column, Column]:
             F.concat(F.lit("product_id "), F.col("product_id")),
         ),
     ]
-    code, failed, why = checks[0]
-    reason, detail = F.when(failed, F.lit(code)), F.when(failed, why)
-    for code, failed, why in checks[1:]:
-        reason, detail = reason.when(failed, F.lit(code)), detail.when(failed, why)
-    return reason, detail
+    return checks
+
+
+def _first_failed(pick: Callable[[tuple[str, Column, Column]], Column]) -> Column:
+    """`pick(check)` of the first check a row fails; NULL for a valid row."""
+    (first, *rest) = _checks()
+    value = F.when(first[1], pick(first))
+    for check in rest:
+        value = value.when(check[1], pick(check))
+    return value
+
+
+def _reason_code() -> Column:
+    return _first_failed(lambda check: F.lit(check[0]))
+
+
+def _reason_detail() -> Column:
+    return _first_failed(lambda check: check[2])
 
 
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
@@ -219,8 +234,8 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
         .join(F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left")
         .join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
     )
-    reason, _detail = _reason()  # the detail is left to `finish`, after the shuffle
-    checked = joined.select("*", reason.alias("reason"))
+    # The detail is left to `finish`, after the shuffle.
+    checked = joined.select("*", _reason_code().alias("reason"))
     valid = F.col("reason").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
@@ -249,10 +264,9 @@ def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     the two halves: each half then compiles to a method small enough for the JIT.
     """
     valid = F.col("reason").isNull()
-    _reason_code, detail = _reason()
     amounts_in = checked.select(
         "*",
-        detail.alias("detail"),
+        _reason_detail().alias("detail"),
         F.when(valid, F.col("_quantity")).alias("quantity_t"),
         F.when(valid, F.col("_price")).alias("unit_price_t"),
         F.when(valid, F.col("_discount")).cast(RATE).alias("discount_pct_t"),
