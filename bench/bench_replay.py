@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from scratch_broker import broker_settings
 
 from retailpipe.generate.run import generate
 from retailpipe.infra import kafka_broker
@@ -29,7 +30,7 @@ from retailpipe.replay import client
 from retailpipe.replay.events import payloads
 from retailpipe.replay.run import ReplayOptions, replay
 from retailpipe.replay.source import read_source, select_files
-from retailpipe.settings import GenerateSettings, Settings, load_settings
+from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import Storage
 
 DAYS = 2
@@ -43,7 +44,7 @@ def main() -> int:
     args = parser.parse_args()
     records = 20_000 if args.quick or os.environ.get("RETAILPIPE_BENCH_QUICK") else args.records
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
-        settings = _settings(Path(tmp))
+        settings = broker_settings(Path(tmp), heap="768m")
         storage = Storage(settings.storage.root)
         generate(GenerateSettings(days=DAYS, rows_per_day=records // DAYS + 1, workers=1), storage)
         try:
@@ -51,27 +52,6 @@ def main() -> int:
             return _compare(settings, storage, records, Path(tmp), args.rounds)
         finally:
             kafka_broker.stop(settings)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _settings(tmp: Path) -> Settings:
-    port, controller = _free_port(), _free_port()
-    return load_settings(
-        None,
-        {
-            "storage.root": str(tmp / "data"),
-            "runtime_dir": str(tmp / "runtime"),
-            "kafka.local.port": port,
-            "kafka.local.controller_port": controller,
-            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
-            "kafka.local.heap": "768m",
-        },
-    )
 
 
 def _compare(settings: Settings, storage: Storage, records: int, tmp: Path, rounds: int) -> int:

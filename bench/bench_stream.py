@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,11 +28,13 @@ import threading
 import time
 from pathlib import Path
 
+from scratch_broker import broker_settings
+
 from retailpipe.generate.run import generate
 from retailpipe.infra import kafka_broker
 from retailpipe.replay.client import ensure_topic
 from retailpipe.replay.run import ReplayOptions, load_and_replay
-from retailpipe.settings import GenerateSettings, Settings, load_settings
+from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import Storage
 
 SHUFFLE_PARTITIONS = 2
@@ -41,27 +42,6 @@ MAX_OFFSETS = 5000
 PACE_EVENTS_PER_S = 140  # 20,000 rows/day at --speed 600
 TICK_S = 0.5
 FRESH_TRIGGER_S = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _settings(tmp: Path) -> Settings:
-    port, controller = _free_port(), _free_port()
-    return load_settings(
-        None,
-        {
-            "storage.root": str(tmp / "data"),
-            "runtime_dir": str(tmp / "runtime"),
-            "kafka.local.port": port,
-            "kafka.local.controller_port": controller,
-            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
-            "kafka.local.heap": "512m",
-        },
-    )
 
 
 def _env(settings: Settings, root: Path, topic: str) -> dict[str, str]:
@@ -278,7 +258,7 @@ def main() -> int:
         "versions, see docs/stream.md)"
     )
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
-        settings = _settings(Path(tmp))
+        settings = broker_settings(Path(tmp), heap="512m")
         try:
             kafka_broker.start(settings, timeout_s=180)
             throughput(settings, Path(tmp), days, rows)
