@@ -31,12 +31,24 @@ from retailpipe.schemas import (
 from retailpipe.settings import Settings
 from retailpipe.storage import AGGREGATES, Storage
 from retailpipe.transforms.aggregates import aggregate
-from retailpipe.transforms.cleanse import check, finish, rank_duplicates
+from retailpipe.transforms.cleanse import check, finish
+from retailpipe.transforms.duplicates import LOCATION, repeated_keys, repeated_lines
 
 log = logging.getLogger(__name__)
 
 VALID, DUPLICATE = "valid", "duplicate"
 STEPS = 6
+# Up to this many repeated keys or lines are broadcast; more (a run that reads whole files
+# twice) are joined by a shuffle instead, which is slower but needs no driver memory.
+BROADCAST_ROWS = 1_000_000
+# Session settings for the run. The partitioned writer keeps one open file per sale date
+# and task instead of sorting every line by date first (past 64 dates in a task it sorts
+# the rest); Spark only does so when the write is not planned with a required ordering.
+CONCURRENT_WRITES = {
+    "spark.sql.optimizer.plannedWrite.enabled": "false",
+    "spark.sql.maxConcurrentOutputFileWriters": "64",
+}
+RUN_CONF = {**extract.ONE_PARTITION_PER_FILE, **CONCURRENT_WRITES}
 
 
 @dataclass
@@ -89,9 +101,9 @@ def run_batch(
         "dates": None if dates is None else [d.isoformat() for d in dates],
     }
     version = Version(storage, run_id)
-    saved = {key: spark.conf.get(key, None) for key in extract.ONE_PARTITION_PER_FILE}
+    saved = {key: spark.conf.get(key, None) for key in RUN_CONF}
     try:
-        for key, value in extract.ONE_PARTITION_PER_FILE.items():
+        for key, value in RUN_CONF.items():
             spark.conf.set(key, value)
         partitions = _run(spark, fs, settings, storage, version, manifest, dates, input_uri)
         manifest["status"] = "succeeded"
@@ -126,6 +138,25 @@ def _run(
     dates: tuple[dt.date, dt.date] | None,
     input_uri: str | None,
 ) -> list[str]:
+    held: list[DataFrame] = []  # persisted along the way, released at the end
+    try:
+        return _steps(spark, fs, settings, storage, version, manifest, dates, input_uri, held)
+    finally:
+        for df in held:
+            df.unpersist()
+
+
+def _steps(
+    spark: SparkSession,
+    fs: HadoopFs,
+    settings: Settings,
+    storage: Storage,
+    version: Version,
+    manifest: dict[str, Any],
+    dates: tuple[dt.date, dt.date] | None,
+    input_uri: str | None,
+    held: list[DataFrame],
+) -> list[str]:
     timings: dict[str, float] = manifest["timings"]
     input_uri = input_uri or settings.batch.input
     full_rebuild = dates is None and input_uri is None
@@ -137,13 +168,18 @@ def _run(
             stores, products = _dimensions(spark, fs, storage)
         bar.advance(1, "read + validate")
         with _timed(timings, "read_validate"):
-            # Only the columns the outputs use are cached (not e.g. the full source URI).
-            checked = (
-                finish(rank_duplicates(check(rows, stores, products)), keep=("dup_rank",))
-                .select(*_CACHED)
-                .persist(StorageLevel.MEMORY_AND_DISK)
-            )
+            # One shuffle, by (sale_date, transaction_id): the repeated keys are counted and
+            # the aggregates' per-transaction sums are taken within partitions.
+            checked = finish(
+                check(rows, stores, products).repartition("sale_date", "transaction_id"),
+                stores,
+                products,
+            ).persist(StorageLevel.MEMORY_AND_DISK)
+            held.append(checked)
             per_file = _count(checked)
+        with _timed(timings, "duplicates"):
+            lines, repeats = _drop_repeats(checked, held)
+            per_file = _move_repeats(per_file, repeats)
         manifest["inputs"] = _inputs(files, per_file)
         manifest["counts"] = _counts(per_file)
         run_files = {f.name for f in files}
@@ -151,19 +187,18 @@ def _run(
         with _timed(timings, "transactions"):
             had_parts = _has_partitions(fs, storage)
             affected = _write_transactions(
-                spark, fs, storage, version, checked, per_file, run_files, full_rebuild
+                spark, fs, storage, version, lines, per_file, run_files, full_rebuild
             )
         bar.advance(1, "quarantine")
         with _timed(timings, "quarantine"):
             _write_quarantine(spark, fs, storage, version, checked, run_files, full_rebuild)
         bar.advance(1, "aggregates")
         with _timed(timings, "aggregates"):
-            # Without carried-over rows the written partitions hold exactly the cached rows.
-            cached = checked if (full_rebuild or not had_parts) else None
+            # Without carried-over rows the written partitions hold exactly these lines.
+            cached = lines if (full_rebuild or not had_parts) else None
             csv_names = _write_aggregates(
                 spark, fs, storage, version, affected, full_rebuild, cached
             )
-        checked.unpersist()
         bar.advance(1, "publish")
         with _timed(timings, "publish"):
             publish(fs, version, affected, csv_names)
@@ -248,24 +283,54 @@ def _dimensions(spark: SparkSession, fs: HadoopFs, storage: Storage) -> tuple[Da
     return stores, products
 
 
-def _status() -> Any:
-    return F.coalesce(
-        F.col("reason"), F.when(F.col("dup_rank") > 1, F.lit(DUPLICATE)), F.lit(VALID)
-    )
-
-
 def _count(checked: DataFrame) -> list[tuple[str, str, str | None, int]]:
-    """(file, status, sale_date, rows) for every combination: one pass that fills the cache."""
-    rows = checked.groupBy("source_file", _status().alias("status"), "sale_date").count().collect()
-    return [
-        (
-            r["source_file"],
-            r["status"],
-            r["sale_date"].isoformat() if r["sale_date"] else None,
-            int(r["count"]),
-        )
-        for r in rows
-    ]
+    """(file, status, sale_date, rows) for every combination, before duplicates are told
+    apart from valid lines: one pass that fills the cache."""
+    status = F.coalesce(F.col("reason"), F.lit(VALID)).alias("status")
+    rows = checked.groupBy("source_file", status, "sale_date").count().collect()
+    return [(r["source_file"], r["status"], _day(r["sale_date"]), int(r["count"])) for r in rows]
+
+
+def _day(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _drop_repeats(
+    checked: DataFrame, held: list[DataFrame]
+) -> tuple[DataFrame, list[tuple[str, str | None, int]]]:
+    """The valid lines without exact repeats of a key, and (file, sale_date, repeats) counts.
+
+    Keys are counted with a hash aggregate within the cached partitions; only the few lines
+    of repeated keys are ranked, then left out by a broadcast anti-join, which keeps the
+    lines' partitioning for the aggregates.
+    """
+    valid = checked.where(F.col("reason").isNull())
+    keys = repeated_keys(valid).persist()
+    held.append(keys)
+    key_count = keys.count()
+    if key_count == 0:
+        return valid, []
+    repeats = repeated_lines(valid, _broadcast_if_small(keys, key_count)).persist()
+    held.append(repeats)
+    counted = repeats.groupBy("source_file", "sale_date").count().collect()
+    per_file = [(r["source_file"], _day(r["sale_date"]), int(r["count"])) for r in counted]
+    locations = _broadcast_if_small(repeats.select(*LOCATION), sum(n for *_, n in per_file))
+    return valid.join(locations, list(LOCATION), "left_anti"), per_file
+
+
+def _broadcast_if_small(df: DataFrame, rows: int) -> DataFrame:
+    return F.broadcast(df) if rows <= BROADCAST_ROWS else df
+
+
+def _move_repeats(
+    per_file: list[tuple[str, str, str | None, int]], repeats: list[tuple[str, str | None, int]]
+) -> list[tuple[str, str, str | None, int]]:
+    """Counts with each file's repeated lines moved from `valid` to `duplicate`."""
+    counts = {(file, status, day): n for file, status, day, n in per_file}
+    for file, day, n in repeats:
+        counts[(file, VALID, day)] -= n
+        counts[(file, DUPLICATE, day)] = counts.get((file, DUPLICATE, day), 0) + n
+    return [(file, status, day, n) for (file, status, day), n in counts.items() if n > 0]
 
 
 def _inputs(files: list[extract.InputFile], per_file: list[tuple[str, str, Any, int]]) -> list:
@@ -303,7 +368,7 @@ def _write_transactions(
     fs: HadoopFs,
     storage: Storage,
     version: Version,
-    checked: DataFrame,
+    lines: DataFrame,
     per_file: list[tuple[str, str, Any, int]],
     run_files: set[str],
     full_rebuild: bool,
@@ -316,7 +381,7 @@ def _write_transactions(
     new_days = {day for _f, status, day, _n in per_file if status == VALID and day}
     live = storage.uri("transactions")
     old_parts = {i.name for i in fs.list_dir(live) if i.is_dir and i.name.startswith("sale_date=")}
-    table = checked.where(F.col("dup_rank") == 1).select(*TRANSACTIONS_COLUMNS)
+    table = lines.select(*TRANSACTIONS_COLUMNS)
     if full_rebuild or not old_parts:
         affected = {_partition(d) for d in new_days} | (old_parts if full_rebuild else set())
     else:
@@ -371,7 +436,7 @@ def _write_aggregates(
     """Each aggregate: recomputed for the affected dates, carried over for other dates;
     Parquet (one file) plus one CSV file.
 
-    `cached`: the persisted checked rows when they are exactly what the run wrote to the
+    `cached`: the (cached) lines when they are exactly what the run wrote to the
     version's partitions (no rows carried over); else the written partitions are read.
     Local roots: each small result is collected and written by pyarrow on the driver.
     """
@@ -380,7 +445,7 @@ def _write_aggregates(
     fresh = None
     if fs.list_dir(written):
         if cached is not None:
-            fresh = cached.where(F.col("dup_rank") == 1).select(*_AGGREGATE_INPUT)
+            fresh = cached.select(*_AGGREGATE_INPUT)
         else:
             # Six aggregates read the same few columns: read them from Parquet once.
             fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
@@ -423,7 +488,6 @@ def _sort_key(names: list[str], keys: list[str]) -> Any:
     return key
 
 
-_CACHED = (*TRANSACTIONS_COLUMNS, "reason", "detail", "raw_line", "dup_rank")
 _AGGREGATE_INPUT = (
     "sale_date",
     "transaction_id",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from retailpipe.schemas import MONEY, RATE, RAW_COLUMNS, TRANSACTIONS_COLUMNS
@@ -193,50 +193,83 @@ def _checks() -> list[tuple[str, Column, Column]]:
         ),
         (
             "unknown_store",
-            F.col("store_name").isNull(),
+            F.col("store_id_d").isNull(),
             F.concat(F.lit("store_id "), F.col("store_id")),
         ),
         (
             "unknown_product",
-            F.col("product_name").isNull(),
+            F.col("product_id_d").isNull(),
             F.concat(F.lit("product_id "), F.col("product_id")),
         ),
     ]
     return checks
 
 
-def _first_failed(pick: Callable[[tuple[str, Column, Column]], Column]) -> Column:
-    """`pick(check)` of the first check a row fails; NULL for a valid row."""
+def _first_failed() -> Column:
+    """(reason, detail) of the first check a row fails, as a struct; NULL for a valid row.
+
+    One chain for both: the conditions are evaluated once, the detail text is only built
+    for a failing row.
+    """
     (first, *rest) = _checks()
-    value = F.when(first[1], pick(first))
+
+    def failed(check: tuple[str, Column, Column]) -> Column:
+        return F.struct(F.lit(check[0]).alias("reason"), check[2].alias("detail"))
+
+    value = F.when(first[1], failed(first))
     for check in rest:
-        value = value.when(check[1], pick(check))
+        value = value.when(check[1], failed(check))
     return value
 
 
-def _reason_code() -> Column:
-    return _first_failed(lambda check: F.lit(check[0]))
+# What `check` hands on: the de-duplication key, typed values, and for quarantined rows
+# their reason, detail and raw text; nothing else crosses the de-duplication shuffle.
+CHECKED_COLUMNS: tuple[str, ...] = (
+    "sale_date",
+    "transaction_id",
+    "line_no",
+    "source_file",
+    "source_line",
+    "event_ts",
+    "timestamp",
+    "store_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "amount",
+    "amount_only",
+    "payment_method",
+    "customer_id",
+    "reason",
+    "detail",
+    "raw_line",
+)
 
 
-def _reason_detail() -> Column:
-    return _first_failed(lambda check: check[2])
+def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Left-join the (broadcast) store and product attributes; the same join in `check` and
+    `finish`, so Spark broadcasts each table once."""
+
+    def join(rows: DataFrame) -> DataFrame:
+        return rows.join(
+            F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left"
+        ).join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
+
+    return join
 
 
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """Typed rows with store and product attributes, a `reason` code (NULL when valid),
-    and the de-duplication key of valid rows: sale_date, transaction_id, line_no.
+    """Typed rows (`CHECKED_COLUMNS`), each with a `reason` code and its `detail` (NULL when
+    valid); valid rows carry their de-duplication key (sale_date, transaction_id, line_no).
 
-    `stores`: store_id, store_name, city, region. `products`: product_id, product_name,
-    brand, product_category. Both are small and broadcast.
+    `stores` and `products` (store_id_d / product_id_d plus attributes) are small and
+    broadcast; their attributes are joined again in `finish`, after the shuffle.
     """
-    joined = (
-        typed(rows)
-        .join(F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left")
-        .join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
-    )
-    # The detail is left to `finish`, after the shuffle.
-    checked = joined.select("*", _reason_code().alias("reason"))
-    valid = F.col("reason").isNull()
+    joined = typed(rows).transform(_with_dimensions(stores, products))
+    failed = joined.select("*", _first_failed().alias("_failed"))
+    valid = F.col("_failed").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
     ).otherwise(F.col("transaction_id"))
@@ -245,51 +278,48 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
         F.when(F.col("derived_id"), F.lit(1)).otherwise(F.col("line_number").cast("int")),
     )
     sale_date = F.substring(F.col("_timestamp"), 1, 10).try_cast("date")
-    return checked.withColumns(
-        {
-            "transaction_id": F.when(valid, transaction_id),
-            "line_no": F.when(valid, line_no),
-            "sale_date": F.when(valid, sale_date),
-            "source_line": F.col("line_number"),
-        }
+    return failed.select(
+        F.when(valid, sale_date).alias("sale_date"),
+        F.when(valid, transaction_id).alias("transaction_id"),
+        F.when(valid, line_no).alias("line_no"),
+        "source_file",
+        F.col("line_number").alias("source_line"),
+        "event_ts",
+        F.col("_timestamp").alias("timestamp"),
+        "store_id",
+        "product_id",
+        "category",
+        F.when(valid, F.col("_quantity")).alias("quantity"),
+        F.when(valid, F.col("_price")).alias("unit_price"),
+        F.when(valid, F.col("_discount")).cast(RATE).alias("discount_pct"),
+        F.when(valid, F.col("_amount")).alias("amount"),
+        "amount_only",
+        "payment_method",
+        "customer_id",
+        F.col("_failed.reason").alias("reason"),
+        F.col("_failed.detail").alias("detail"),
+        F.when(~valid, F.col("raw_line")).alias("raw_line"),
     )
 
 
-def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
-    """The output columns of `check`ed rows: line amounts by the money rules, normalised
-    labels, the reason's detail and raw text for quarantined rows; `keep` names extra
-    columns to pass through.
+def finish(checked: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+    """The curated columns of `check`ed rows (TRANSACTIONS_COLUMNS, then reason, detail and
+    raw_line): line amounts by the money rules, normalised labels, store and product
+    attributes.
 
     A step of its own so that the batch job can place the de-duplication shuffle between
     the two halves: each half then compiles to a method small enough for the JIT.
     """
     valid = F.col("reason").isNull()
-    amounts_in = checked.select(
-        "*",
-        _reason_detail().alias("detail"),
-        F.when(valid, F.col("_quantity")).alias("quantity_t"),
-        F.when(valid, F.col("_price")).alias("unit_price_t"),
-        F.when(valid, F.col("_discount")).cast(RATE).alias("discount_pct_t"),
-    )
-    with_amounts = (
-        amounts_in.withColumnsRenamed(
-            {"quantity": "_q_text", "unit_price": "_p_text", "discount_pct": "_d_text"}
-        )
-        .withColumnsRenamed(
-            {
-                "quantity_t": "quantity",
-                "unit_price_t": "unit_price",
-                "discount_pct_t": "discount_pct",
-            }
-        )
-        .transform(with_line_amounts)
-    )
     amount_only = F.col("amount_only")
+    with_amounts = checked.transform(_with_dimensions(stores, products)).transform(
+        with_line_amounts
+    )
     return with_amounts.select(
         "transaction_id",
         "line_no",
         "event_ts",
-        F.col("_timestamp").alias("timestamp"),
+        "timestamp",
         "store_id",
         "product_id",
         F.coalesce(normalise_label(F.col("category")), F.col("product_category")).alias("category"),
@@ -298,7 +328,7 @@ def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
         F.when(~amount_only, F.col("discount_pct")).alias("discount_pct"),
         normalise_payment(F.col("payment_method")).alias("payment_method"),
         "customer_id",
-        F.when(amount_only & valid, F.col("_amount"))
+        F.when(amount_only & valid, F.col("amount"))
         .otherwise(F.col("gross_amount"))
         .cast(MONEY)
         .alias("gross_amount"),
@@ -306,12 +336,12 @@ def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
         .otherwise(F.col("discount_amount"))
         .cast(MONEY)
         .alias("discount_amount"),
-        F.when(amount_only & valid, F.col("_amount"))
+        F.when(amount_only & valid, F.col("amount"))
         .otherwise(F.col("net_amount"))
         .cast(MONEY)
         .alias("net_amount"),
         (F.col("quantity") < 0).alias("is_return"),
-        F.substring(F.col("_timestamp"), 12, 2).try_cast("int").alias("hour"),
+        F.substring(F.col("timestamp"), 12, 2).try_cast("int").alias("hour"),
         "store_name",
         "city",
         "region",
@@ -322,31 +352,13 @@ def finish(checked: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
         "sale_date",
         "reason",
         "detail",
-        F.when(~valid, F.col("raw_line")).alias("raw_line"),
-        "source_uri",
-        *keep,
+        "raw_line",
     )
 
 
 def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid."""
-    return finish(check(rows, stores, products))
-
-
-def rank_duplicates(df: DataFrame) -> DataFrame:
-    """Add `dup_rank`: 1 for the first copy of a (sale_date, transaction_id, line_no) key by
-    (source_file, source_line), 2.. for exact repeats; NULL for quarantined rows.
-
-    Rows are hash-partitioned by (sale_date, transaction_id) only, a subset of the window's
-    key: the partitioned write reuses the window's sort, and the aggregates, which first sum
-    lines per transaction, need no further shuffle of the lines.
-    """
-    key = Window.partitionBy("sale_date", "transaction_id", "line_no").orderBy(
-        "source_file", "source_line"
-    )
-    return df.repartition("sale_date", "transaction_id").withColumn(
-        "dup_rank", F.when(F.col("reason").isNull(), F.row_number().over(key))
-    )
+    return finish(check(rows, stores, products), stores, products)
 
 
 def transactions_table(df: DataFrame) -> DataFrame:

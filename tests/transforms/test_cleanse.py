@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 
 from retailpipe.batch.extract import map_header, normalise_name
 from retailpipe.settings import default_aliases
-from retailpipe.transforms.cleanse import cleanse, derived_transaction_id, rank_duplicates
+from retailpipe.transforms.cleanse import cleanse, derived_transaction_id
+from retailpipe.transforms.duplicates import repeated_keys, repeated_lines
 
 COLUMNS = (
     "transaction_id",
@@ -158,22 +159,24 @@ def test_derived_ids_are_deterministic(spark) -> None:
     assert ids[0] == ids[1] == expected and ids[2] != expected
 
 
-def test_duplicates_rank_by_file_then_line(spark) -> None:
+def test_repeats_are_later_copies_by_file_then_line(spark) -> None:
     rows = [
         ("T1", 1, "b.csv", 2),
         ("T1", 1, "a.csv", 9),
         ("T1", 1, "a.csv", 3),
+        ("T1", 2, "a.csv", 5),  # another line of the same receipt: not a repeat
         ("T2", 1, "a.csv", 4),
     ]
-    df = spark.createDataFrame(
+    lines = spark.createDataFrame(
         rows, "transaction_id string, line_no int, source_file string, source_line long"
-    ).select(
-        "*",
-        F.lit("2026-01-05").cast("date").alias("sale_date"),
-        F.lit(None).cast("string").alias("reason"),
-    )
-    ranked = {(r.source_file, r.source_line): r.dup_rank for r in rank_duplicates(df).collect()}
-    assert ranked == {("a.csv", 3): 1, ("a.csv", 9): 2, ("b.csv", 2): 3, ("a.csv", 4): 1}
+    ).withColumn("sale_date", F.lit("2026-01-05").cast("date"))
+    repeats = repeated_lines(lines, repeated_keys(lines)).collect()
+    assert sorted((r.source_file, r.source_line) for r in repeats) == [("a.csv", 9), ("b.csv", 2)]
+
+
+def test_missing_field_detail_names_only_the_empty_fields(spark) -> None:
+    (row,) = _rows(spark, [{"store_id": " ", "quantity": None}])
+    assert (row.reason, row.detail) == ("missing_field", "empty: store_id, quantity")
 
 
 def test_aliases_map_other_exports() -> None:
