@@ -36,7 +36,8 @@ class SparkSettings(Section):
     master: str = "local[*]"
     # None: sized for the machine (2 x cores, at least 2) in retailpipe.spark.
     shuffle_partitions: int | None = Field(default=None, ge=1)
-    driver_memory: str = "2g"
+    # None: a quarter of the machine's memory, 2g to 8g, in retailpipe.spark.
+    driver_memory: str | None = None
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
     conf: dict[str, str] = Field(default_factory=dict)
 

@@ -39,6 +39,17 @@ def parse_conf_pairs(pairs: Iterable[str]) -> dict[str, str]:
     return conf
 
 
+def default_driver_memory() -> str:
+    """A quarter of the machine's memory, 2g to 8g: in local mode the driver's heap holds
+    the whole job (cache, hash tables, open files), and a small heap spills and collects
+    garbage most of the time (`batch` on 11 M rows: 2g 300 s, 6g 226 s)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return "2g"
+    return f"{min(8, max(2, total // 4 // (1 << 30)))}g"
+
+
 def base_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Every Spark setting retailpipe applies, before config and --conf overrides."""
     spark = settings.spark
@@ -60,7 +71,7 @@ def base_conf(settings: Settings, app_name: str) -> dict[str, str]:
         ),
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
-        "spark.driver.memory": spark.driver_memory,
+        "spark.driver.memory": spark.driver_memory or default_driver_memory(),
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.ui.enabled": "false",

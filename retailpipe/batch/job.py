@@ -30,7 +30,7 @@ from retailpipe.schemas import (
 )
 from retailpipe.settings import Settings
 from retailpipe.storage import AGGREGATES, Storage
-from retailpipe.transforms.aggregates import aggregate
+from retailpipe.transforms.aggregates import KEYS, aggregate, one_row_per_transaction, receipts
 from retailpipe.transforms.cleanse import check, finish
 from retailpipe.transforms.duplicates import LOCATION, repeated_keys, repeated_lines
 
@@ -49,6 +49,12 @@ CONCURRENT_WRITES = {
     "spark.sql.maxConcurrentOutputFileWriters": "64",
 }
 RUN_CONF = {**extract.ONE_PARTITION_PER_FILE, **CONCURRENT_WRITES}
+# Columns with about one value per line or receipt: a Parquet dictionary for them is built,
+# overflows and is thrown away (writing `transactions` costs 25 % less CPU without).
+PLAIN_ENCODED = {
+    f"parquet.enable.dictionary#{name}": "false"
+    for name in ("transaction_id", "event_ts", "timestamp", "customer_id", "source_line")
+}
 
 
 @dataclass
@@ -395,7 +401,9 @@ def _write_transactions(
             & ~F.col("source_file").isin(sorted(run_files))
         ).select(*TRANSACTIONS_COLUMNS)
         table = table.unionByName(kept)
-    table.write.partitionBy("sale_date").parquet(version.uri("transactions"))
+    table.write.options(**PLAIN_ENCODED).partitionBy("sale_date").parquet(
+        version.uri("transactions")
+    )
     return affected
 
 
@@ -449,19 +457,24 @@ def _write_aggregates(
         else:
             # Six aggregates read the same few columns: read them from Parquet once.
             fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
+    receipt_rows, unique = None, False
+    if fresh is not None:
+        # Four tables start from one row per receipt, kept while they are computed.
+        receipt_rows = receipts(fresh).persist()
+        unique = one_row_per_transaction(receipt_rows)
     csv_names = []
     for name in AGGREGATES:
         columns = AGGREGATE_COLUMNS[name]
         parts = []
         if fresh is not None:
-            parts.append(aggregate(name, fresh))
+            parts.append(aggregate(name, fresh, receipt_rows, unique))
         live = storage.uri(name)
         if not full_rebuild and fs.list_dir(live):
             old = spark.read.parquet(live).select(*columns)
             parts.append(old.where(~F.col("sale_date").cast("string").isin(days)))
         if not parts:
             continue
-        keys = [c for c in columns if c in _KEYS]
+        keys = ["sale_date", *KEYS[name]]
         table = reduce(DataFrame.unionByName, parts)
         if storage.is_local:
             spark.sparkContext.setJobDescription(f"batch: aggregate {name}")
@@ -473,6 +486,8 @@ def _write_aggregates(
         else:
             table.orderBy(*keys).coalesce(1).write.parquet(version.uri(name))
             csv_names.append(_write_csv(spark, fs, version, name))
+    if receipt_rows is not None:
+        receipt_rows.unpersist()
     if fresh is not None and cached is None:
         fresh.unpersist()
     return csv_names
@@ -501,7 +516,6 @@ _AGGREGATE_INPUT = (
     "discount_amount",
     "net_amount",
 )
-_KEYS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
 
 
 def _write_csv(spark: SparkSession, fs: HadoopFs, version: Version, name: str) -> str:

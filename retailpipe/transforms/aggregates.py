@@ -1,10 +1,14 @@
 """The daily aggregates (SPEC.md "Curated tables") from curated transaction lines.
 
-Two levels, no DISTINCT aggregate: lines are first summed per (key, transaction), so the
-number of transactions per key is a plain row count at the second level. When the lines
-are already hash-partitioned by (sale_date, transaction_id), as the batch job's cached
-rows are, the first level runs without a shuffle and only its small output is exchanged.
-`daily_product_sales` has no transaction count and needs only one level.
+No DISTINCT aggregate. Lines are first summed per transaction and key, so the number of
+transactions per key is a plain row count at the second level. Four of the six tables are
+keyed by what a receipt normally has one of (store, payment method, hour): those start
+from `receipts`, one row per (sale_date, transaction_id, store_id, payment_method, hour),
+about a third as many rows as lines. When no transaction spans two such rows
+(`one_row_per_transaction`), a receipt row is a transaction and one level is enough.
+
+When the lines are hash-partitioned by (sale_date, transaction_id), as the batch job's are,
+every per-transaction level runs without a shuffle; only small results are exchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pyspark.sql import functions as F
 
 from retailpipe.schemas import AGGREGATE_COLUMNS, MONEY_SUM
 
-# Each aggregate's key after sale_date, and whether it reports the full set of measures.
+# Each aggregate's key after sale_date.
 KEYS: dict[str, tuple[str, ...]] = {
     "daily_sales": (),
     "daily_store_sales": ("store_id",),
@@ -23,52 +27,82 @@ KEYS: dict[str, tuple[str, ...]] = {
     "daily_payment_sales": ("payment_method",),
     "hourly_sales": ("hour",),
 }
+RECEIPT: tuple[str, ...] = ("sale_date", "transaction_id", "store_id", "payment_method", "hour")
+MEASURES: tuple[str, ...] = (
+    "lines",
+    "units",
+    "gross_revenue",
+    "discount_amount",
+    "net_revenue",
+    "return_amount",
+)
 
 
-def _money_sum(column: Column) -> Column:
+def _line_measures(lines: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """`keys` plus each line's measures, so that every level above is a plain sum."""
+    is_return = F.col("quantity") < 0
+    return lines.select(
+        *keys,
+        F.lit(1).alias("lines"),
+        F.col("quantity").cast("long").alias("units"),
+        F.col("gross_amount").alias("gross_revenue"),
+        "discount_amount",
+        F.col("net_amount").alias("net_revenue"),
+        F.when(is_return, F.col("net_amount")).alias("return_amount"),
+    )
+
+
+def _summed(df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    return df.groupBy(*keys).agg(*(F.sum(m).alias(m) for m in MEASURES))
+
+
+def receipts(lines: DataFrame) -> DataFrame:
+    """One row per (sale_date, transaction_id, store_id, payment_method, hour): the sums of
+    its lines."""
+    return _summed(_line_measures(lines, RECEIPT), RECEIPT)
+
+
+def _money_sum(column: str) -> Column:
     return F.coalesce(F.sum(column), F.lit(0)).cast(MONEY_SUM)
 
 
-def _per_transaction(lines: DataFrame, keys: tuple[str, ...]) -> DataFrame:
-    """One row per (sale_date, transaction_id, *keys) with the sums of its lines."""
-    is_return = F.col("quantity") < 0
-    return lines.groupBy("sale_date", "transaction_id", *keys).agg(
-        F.count(F.lit(1)).alias("lines"),
-        F.sum(F.col("quantity").cast("long")).alias("units"),
-        F.sum("gross_amount").alias("gross_revenue"),
-        F.sum("discount_amount").alias("discount_amount"),
-        F.sum("net_amount").alias("net_revenue"),
-        F.sum(F.when(is_return, F.col("net_amount"))).alias("return_amount"),
+def _totals(per_transaction: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """The daily measures per key from one row per (transaction, key)."""
+    return per_transaction.groupBy(*keys).agg(
+        F.count(F.lit(1)).cast("long").alias("transactions"),
+        F.sum("lines").cast("long").alias("lines"),
+        F.coalesce(F.sum("units"), F.lit(0)).cast("long").alias("units"),
+        *(_money_sum(m).alias(m) for m in MEASURES[2:]),
     )
 
 
-def aggregate(name: str, transactions: DataFrame) -> DataFrame:
-    """One aggregate table, its columns in contract order."""
+def aggregate(
+    name: str,
+    lines: DataFrame,
+    receipt_rows: DataFrame | None = None,
+    unique_receipts: bool = False,
+) -> DataFrame:
+    """One aggregate table, its columns in contract order.
+
+    `receipt_rows`: `receipts(lines)`, when the caller keeps it for several tables;
+    `unique_receipts`: no transaction has two rows in it (`one_row_per_transaction`).
+    """
     keys = ("sale_date", *KEYS[name])
     if "transactions" not in AGGREGATE_COLUMNS[name]:  # no per-transaction level needed
-        return (
-            transactions.groupBy(*keys)
-            .agg(
-                F.count(F.lit(1)).cast("long").alias("lines"),
-                F.coalesce(F.sum(F.col("quantity").cast("long")), F.lit(0))
-                .cast("long")
-                .alias("units"),
-                _money_sum(F.col("net_amount")).alias("net_revenue"),
-            )
-            .select(*AGGREGATE_COLUMNS[name])
-        )
-    totals = (
-        _per_transaction(transactions, KEYS[name])
-        .groupBy(*keys)
-        .agg(
-            F.count(F.lit(1)).cast("long").alias("transactions"),
-            F.sum("lines").cast("long").alias("lines"),
-            F.coalesce(F.sum("units"), F.lit(0)).cast("long").alias("units"),
-            _money_sum(F.col("gross_revenue")).alias("gross_revenue"),
-            _money_sum(F.col("discount_amount")).alias("discount_amount"),
-            _money_sum(F.col("net_revenue")).alias("net_revenue"),
-            _money_sum(F.col("return_amount")).alias("return_amount"),
-        )
-    )
+        return _totals(_line_measures(lines, keys), keys).select(*AGGREGATE_COLUMNS[name])
+    per_transaction = ("sale_date", "transaction_id", *KEYS[name])
+    if set(per_transaction) <= set(RECEIPT):
+        rows = receipts(lines) if receipt_rows is None else receipt_rows
+        if not (receipt_rows is not None and unique_receipts):
+            rows = _summed(rows, per_transaction)
+    else:
+        rows = _summed(_line_measures(lines, per_transaction), per_transaction)
+    totals = _totals(rows, keys)
     avg_basket = F.round(F.col("net_revenue") / F.col("transactions"), 2).cast(MONEY_SUM)
     return totals.withColumn("avg_basket", avg_basket).select(*AGGREGATE_COLUMNS[name])
+
+
+def one_row_per_transaction(receipt_rows: DataFrame) -> bool:
+    """Whether every transaction has a single store, payment method and hour (one action)."""
+    per_transaction = receipt_rows.groupBy("sale_date", "transaction_id").count()
+    return per_transaction.where(F.col("count") > 1).isEmpty()

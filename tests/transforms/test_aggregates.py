@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from retailpipe.transforms.aggregates import aggregate
+import pytest
+
+from retailpipe.transforms.aggregates import aggregate, one_row_per_transaction, receipts
 
 D = dt.date(2026, 1, 5)
 SCHEMA = (
@@ -105,3 +107,26 @@ def test_hourly_and_payment(spark) -> None:
         for r in aggregate("daily_payment_sales", df).collect()
     }
     assert payment == {"card": (1, Decimal("13.60")), "cash": (2, Decimal("-8.00"))}
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_receipt_rows_give_the_same_tables(spark, kept) -> None:
+    """From kept receipt rows (one per transaction here) or straight from the lines."""
+    df = spark.createDataFrame(LINES, SCHEMA)
+    rows = receipts(df) if kept else None
+    unique = kept and one_row_per_transaction(rows)
+    assert unique == kept
+    for name in ("daily_sales", "daily_store_sales", "daily_payment_sales", "hourly_sales"):
+        got = sorted(map(tuple, aggregate(name, df, rows, unique).collect()))
+        assert got == sorted(map(tuple, aggregate(name, df).collect())), name
+
+
+def test_a_receipt_over_two_hours_counts_once_in_each(spark) -> None:
+    late_line = (D, "T1", "S1", "toys", "P3", "card", 10, 1, *(Decimal(x) for x in ("1", "0", "1")))
+    df = spark.createDataFrame([*LINES, late_line], SCHEMA)
+    rows = receipts(df)
+    assert not one_row_per_transaction(rows)
+    hourly = {r.hour: r.transactions for r in aggregate("hourly_sales", df, rows).collect()}
+    assert hourly == {9: 1, 10: 3}
+    (daily,) = aggregate("daily_sales", df, rows).collect()
+    assert (daily.transactions, daily.lines) == (3, 5)
