@@ -108,10 +108,11 @@ def run_batch(
     }
     version = Version(storage, run_id)
     saved = {key: spark.conf.get(key, None) for key in RUN_CONF}
+    held: list[DataFrame] = []  # persisted along the way, released at the end
     try:
         for key, value in RUN_CONF.items():
             spark.conf.set(key, value)
-        partitions = _run(spark, fs, settings, storage, version, manifest, dates, input_uri)
+        partitions = _run(spark, fs, settings, storage, version, manifest, dates, input_uri, held)
         manifest["status"] = "succeeded"
     except BaseException as exc:
         manifest["error"] = str(getattr(exc, "message", exc)).splitlines()[0] if str(exc) else ""
@@ -119,6 +120,8 @@ def run_batch(
         _finish(fs, storage, manifest, clock)
         raise
     finally:
+        for df in held:
+            df.unpersist()
         for key, previous in saved.items():
             if previous is None:
                 spark.conf.unset(key)
@@ -143,26 +146,9 @@ def _run(
     manifest: dict[str, Any],
     dates: tuple[dt.date, dt.date] | None,
     input_uri: str | None,
-) -> list[str]:
-    held: list[DataFrame] = []  # persisted along the way, released at the end
-    try:
-        return _steps(spark, fs, settings, storage, version, manifest, dates, input_uri, held)
-    finally:
-        for df in held:
-            df.unpersist()
-
-
-def _steps(
-    spark: SparkSession,
-    fs: HadoopFs,
-    settings: Settings,
-    storage: Storage,
-    version: Version,
-    manifest: dict[str, Any],
-    dates: tuple[dt.date, dt.date] | None,
-    input_uri: str | None,
     held: list[DataFrame],
 ) -> list[str]:
+    """The steps of one run; DataFrames it persists are added to `held`."""
     timings: dict[str, float] = manifest["timings"]
     input_uri = input_uri or settings.batch.input
     full_rebuild = dates is None and input_uri is None

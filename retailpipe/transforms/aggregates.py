@@ -16,7 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from retailpipe.schemas import AGGREGATE_COLUMNS, MONEY_SUM
+from retailpipe.schemas import AGGREGATE_COLUMNS, DAILY_MEASURES, MONEY_SUM
 
 # Each aggregate's key after sale_date.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -28,13 +28,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "hourly_sales": ("hour",),
 }
 RECEIPT: tuple[str, ...] = ("sale_date", "transaction_id", "store_id", "payment_method", "hour")
-MEASURES: tuple[str, ...] = (
-    "lines",
-    "units",
-    "gross_revenue",
-    "discount_amount",
-    "net_revenue",
-    "return_amount",
+# The summed measures: every daily measure but the two derived from a count.
+MEASURES: tuple[str, ...] = tuple(
+    m for m in DAILY_MEASURES if m not in ("transactions", "avg_basket")
 )
 
 

@@ -222,32 +222,6 @@ def _first_failed() -> Column:
     return value
 
 
-# What `check` hands on: the de-duplication key, typed values, and for quarantined rows
-# their reason, detail and raw text; nothing else crosses the de-duplication shuffle.
-CHECKED_COLUMNS: tuple[str, ...] = (
-    "sale_date",
-    "transaction_id",
-    "line_no",
-    "source_file",
-    "source_line",
-    "event_ts",
-    "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "amount",
-    "amount_only",
-    "payment_method",
-    "customer_id",
-    "reason",
-    "detail",
-    "raw_line",
-)
-
-
 def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """Left-join the (broadcast) store and product attributes; the same join in `check` and
     `finish`, so Spark broadcasts each table once."""
@@ -261,8 +235,8 @@ def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFr
 
 
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """Typed rows (`CHECKED_COLUMNS`), each with a `reason` code and its `detail` (NULL when
-    valid); valid rows carry their de-duplication key (sale_date, transaction_id, line_no).
+    """Typed rows, each with a `reason` code and its `detail` (NULL when valid); valid rows
+    carry their de-duplication key (sale_date, transaction_id, line_no).
 
     `stores` and `products` (store_id_d / product_id_d plus attributes) are small and
     broadcast; their attributes are joined again in `finish`, after the shuffle.
