@@ -32,6 +32,7 @@ RECEIPT: tuple[str, ...] = ("sale_date", "transaction_id", "store_id", "payment_
 MEASURES: tuple[str, ...] = tuple(
     m for m in DAILY_MEASURES if m not in ("transactions", "avg_basket")
 )
+COUNTS: tuple[str, ...] = ("lines", "units")
 
 
 def _line_measures(lines: DataFrame, keys: tuple[str, ...]) -> DataFrame:
@@ -68,7 +69,7 @@ def _totals(per_transaction: DataFrame, keys: tuple[str, ...]) -> DataFrame:
         F.count(F.lit(1)).cast("long").alias("transactions"),
         F.sum("lines").cast("long").alias("lines"),
         F.coalesce(F.sum("units"), F.lit(0)).cast("long").alias("units"),
-        *(_money_sum(m).alias(m) for m in MEASURES[2:]),
+        *(_money_sum(m).alias(m) for m in MEASURES if m not in COUNTS),
     )
 
 
@@ -88,9 +89,9 @@ def aggregate(
         return _totals(_line_measures(lines, keys), keys).select(*AGGREGATE_COLUMNS[name])
     per_transaction = ("sale_date", "transaction_id", *KEYS[name])
     if set(per_transaction) <= set(RECEIPT):
-        rows = receipts(lines) if receipt_rows is None else receipt_rows
-        if not (receipt_rows is not None and unique_receipts):
-            rows = _summed(rows, per_transaction)
+        if receipt_rows is None:
+            receipt_rows, unique_receipts = receipts(lines), False
+        rows = receipt_rows if unique_receipts else _summed(receipt_rows, per_transaction)
     else:
         rows = _summed(_line_measures(lines, per_transaction), per_transaction)
     totals = _totals(rows, keys)
