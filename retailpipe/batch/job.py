@@ -189,7 +189,7 @@ def _run(
             # Without carried-over rows the written partitions hold exactly these lines.
             cached = lines if (full_rebuild or not had_parts) else None
             csv_names = _write_aggregates(
-                spark, fs, storage, version, affected, full_rebuild, cached
+                spark, fs, storage, version, affected, full_rebuild, cached, held
             )
         bar.advance(1, "publish")
         with _timed(timings, "publish"):
@@ -426,6 +426,7 @@ def _write_aggregates(
     affected: set[str],
     full_rebuild: bool,
     cached: DataFrame | None,
+    held: list[DataFrame],
 ) -> list[str]:
     """Each aggregate: recomputed for the affected dates, carried over for other dates;
     Parquet (one file) plus one CSV file.
@@ -433,6 +434,7 @@ def _write_aggregates(
     `cached`: the (cached) lines when they are exactly what the run wrote to the
     version's partitions (no rows carried over); else the written partitions are read.
     Local roots: each small result is collected and written by pyarrow on the driver.
+    Frames persisted here are added to `held`.
     """
     days = sorted(p.removeprefix("sale_date=") for p in affected)
     written = version.uri("transactions")
@@ -443,10 +445,12 @@ def _write_aggregates(
         else:
             # Six aggregates read the same few columns: read them from Parquet once.
             fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
+            held.append(fresh)
     receipt_rows, unique = None, False
     if fresh is not None:
         # Four tables start from one row per receipt, kept while they are computed.
         receipt_rows = receipts(fresh).persist()
+        held.append(receipt_rows)
         unique = one_row_per_transaction(receipt_rows)
     csv_names = []
     for name in AGGREGATES:
@@ -472,10 +476,6 @@ def _write_aggregates(
         else:
             table.orderBy(*keys).coalesce(1).write.parquet(version.uri(name))
             csv_names.append(_write_csv(spark, fs, version, name))
-    if receipt_rows is not None:
-        receipt_rows.unpersist()
-    if fresh is not None and cached is None:
-        fresh.unpersist()
     return csv_names
 
 
