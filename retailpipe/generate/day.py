@@ -98,11 +98,20 @@ def _texts(world: World) -> _Texts:
     return _TEXTS[key]
 
 
+def _padded(values: np.ndarray, width: int) -> pa.Array:
+    """Non-negative integers as zero-padded decimal strings."""
+    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width, "0")
+
+
 @functools.cache
-def _counter() -> pa.Array:
-    """'000001', '000002', ...: receipt sequence numbers, built once per process."""
-    numbers = pc.cast(pa.array(np.arange(1, 1_000_000, dtype=np.int64)), pa.string())
-    return pc.utf8_lpad(numbers, 6, "0")
+def _counter(size: int) -> pa.Array:
+    """'000001', '000002', ...: `size` receipt sequence numbers (a power of two, so that a
+    process builds few of these)."""
+    return _padded(np.arange(1, size + 1, dtype=np.int64), 6)
+
+
+def _receipt_numbers(n: int) -> pa.Array:
+    return _counter(1 << max(n - 1, 1).bit_length()).slice(0, n)
 
 
 @functools.cache
@@ -122,7 +131,10 @@ def _rates() -> pa.Array:
 @functools.cache
 def _clock() -> pa.Array:
     """'HH:MM:SS' for every second of a day, built once per process."""
-    return pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)])
+    second = np.arange(86400)
+    return pc.binary_join_element_wise(
+        _padded(second // 3600, 2), _padded(second // 60 % 60, 2), _padded(second % 60, 2), ":"
+    )
 
 
 def _offsets(day: dt.date, timezone: str) -> list[str]:
@@ -215,7 +227,7 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
     txn = pc.binary_join_element_wise(
         pc.take(pa.array(["T" + ymd, "R" + ymd]), pa.array(is_return.astype(np.int8))),
         receipt_store,
-        _counter().slice(0, n_receipts),
+        _receipt_numbers(n_receipts),
         "-",
     )
     hour = seconds // 3600
