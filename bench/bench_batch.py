@@ -4,7 +4,9 @@ Default: 30 days x 100,000 rows. `--quick`: 5 days x 20,000 rows. `--rows-per-da
 `--days N` (or env BENCH_BATCH_ROWS / BENCH_BATCH_DAYS) for other sizes, e.g. 30 x 350,000
 for a >= 1 GB input. Generated data is kept under BENCH_DATA_DIR (default
 ~/.cache/retailpipe/bench) and reused when the parameters match. Each contender runs in its
-own process, session start included.
+own process, session start included. `--repeat N` runs every contender N times, in turn
+(batch, compare, DuckDB, copy, then again), and compares medians: on a shared machine one
+run can be 20 % off.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,6 +152,12 @@ def main() -> int:
         help="also time `retailpipe batch` from another source tree (a folder holding the "
         "`retailpipe` package, e.g. from `git archive <rev> retailpipe`), side by side",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=int(os.environ.get("BENCH_BATCH_REPEAT", 1)),
+        help="runs per contender, in turn; the ratios compare medians (default 1)",
+    )
     args = parser.parse_args()
     days, rows = (5, 20_000) if args.quick else (args.days, args.rows_per_day)
     root = _data(days, rows)
@@ -159,27 +168,38 @@ def main() -> int:
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
-        env = dict(
-            os.environ, RETAILPIPE_SPARK__MASTER="local[2]", RETAILPIPE_STORAGE__ROOT=str(root)
+    env = dict(os.environ, RETAILPIPE_SPARK__MASTER="local[2]", RETAILPIPE_STORAGE__ROOT=str(root))
+    batch_cmd = [str(BIN / "retailpipe"), "-q", "batch"]
+    contenders: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "retailpipe batch": (batch_cmd, env)
+    }
+    if args.compare_src:
+        other_env = dict(env, PYTHONPATH=str(Path(args.compare_src).resolve()))
+        contenders["retailpipe batch (compare)"] = (batch_cmd, other_env)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    times["duckdb (2 threads)"], times["spark csv->parquet copy"] = [], []
+    for _ in range(max(1, args.repeat)):
+        with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+            for name, (argv, run_env) in contenders.items():
+                times[name].append(_timed(name, argv, run_env))
+            duck = [sys.executable, "-c", DUCKDB_JOB, str(raw), tmp]
+            times["duckdb (2 threads)"].append(_timed("duckdb (2 threads)", duck))
+            copy = [sys.executable, "-c", SPARK_COPY, str(raw / "transactions_*.csv"), tmp]
+            times["spark csv->parquet copy"].append(_timed("spark csv->parquet copy", copy))
+    batch, duck_s, copy_s = (
+        statistics.median(times[n])
+        for n in ("retailpipe batch", "duckdb (2 threads)", "spark csv->parquet copy")
+    )
+    if args.repeat > 1:
+        print(
+            "  medians: " + ", ".join(f"{n} {statistics.median(t):.1f} s" for n, t in times.items())
         )
-        batch = _timed("retailpipe batch", [str(BIN / "retailpipe"), "-q", "batch"], env)
-        other = None
-        if args.compare_src:
-            other_env = dict(env, PYTHONPATH=str(Path(args.compare_src).resolve()))
-            other = _timed(
-                "retailpipe batch (compare)", [str(BIN / "retailpipe"), "-q", "batch"], other_env
-            )
-        duck = _timed("duckdb (2 threads)", [sys.executable, "-c", DUCKDB_JOB, str(raw), tmp])
-        copy = _timed(
-            "spark csv->parquet copy",
-            [sys.executable, "-c", SPARK_COPY, str(raw / "transactions_*.csv"), tmp],
-        )
-    print(f"  batch / duckdb     = {batch / duck:5.2f}x  (goal <= 3x at >= 1 GB)")
-    print(f"  batch / spark copy = {batch / copy:5.2f}x  (goal <= 1.5x)")
-    if other is not None:
-        print(f"  compare / duckdb   = {other / duck:5.2f}x")
-        print(f"  compare / copy     = {other / copy:5.2f}x")
+    print(f"  batch / duckdb     = {batch / duck_s:5.2f}x  (goal <= 3x at >= 1 GB)")
+    print(f"  batch / spark copy = {batch / copy_s:5.2f}x  (goal <= 1.5x)")
+    if args.compare_src:
+        other = statistics.median(times["retailpipe batch (compare)"])
+        print(f"  compare / duckdb   = {other / duck_s:5.2f}x")
+        print(f"  compare / copy     = {other / copy_s:5.2f}x")
         print(f"  batch / compare    = {batch / other:5.2f}x")
     _print_timings(root)
     return 0

@@ -47,7 +47,8 @@ def spark(spark_settings: Settings) -> Iterator[object]:
         add_ons = []
     else:
         add_ons = [with_kafka]
-    session = create_session(spark_settings, "tests", add_ons=add_ons)
+    # Test data is small: the session starts the way a small `batch` run does (C1 only).
+    session = create_session(spark_settings, "tests", add_ons=add_ons, input_bytes=0)
     yield session
     session.stop()
 

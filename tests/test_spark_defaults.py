@@ -33,3 +33,41 @@ def test_an_explicit_driver_memory_is_kept(settings) -> None:
     )
     assert spark.base_conf(explicit, "x")["spark.driver.memory"] == "3g"
     assert spark.base_conf(settings, "x")["spark.driver.memory"] == spark.default_driver_memory()
+
+
+def _java_options(settings, input_bytes) -> str:
+    return spark.base_conf(settings, "x", input_bytes=input_bytes)["spark.driver.extraJavaOptions"]
+
+
+def test_small_inputs_start_on_the_quick_compiler_only(settings) -> None:
+    quick = "-XX:TieredStopAtLevel=1"
+    assert quick in _java_options(settings, 0)
+    assert quick in _java_options(settings, spark.QUICK_START_BYTES - 1)
+    assert quick not in _java_options(settings, spark.QUICK_START_BYTES)
+    assert quick not in _java_options(settings, None)  # unknown size: both compilers
+
+
+def test_local_input_bytes_counts_the_files_a_run_reads(tmp_path) -> None:
+    import datetime as dt
+
+    from retailpipe.batch.extract import local_input_bytes
+    from retailpipe.storage import Storage
+
+    storage = Storage(str(tmp_path))
+    raw = storage.path("raw")
+    raw.mkdir(parents=True)
+    for day, size in (("2026-01-01", 10), ("2026-01-02", 20), ("2026-01-03", 40)):
+        (raw / f"transactions_{day}.csv").write_bytes(b"x" * size)
+    (raw / ".transactions_2026-01-04.csv.tmp-1").write_bytes(b"x" * 1000)
+    (raw / "stores.csv").write_bytes(b"x" * 1000)
+    assert local_input_bytes(storage, None, None) == 70
+    days = (dt.date(2026, 1, 2), dt.date(2026, 1, 3))
+    assert local_input_bytes(storage, None, days) == 60
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.csv").write_bytes(b"x" * 5)
+    (other / "b.txt").write_bytes(b"x" * 500)
+    assert local_input_bytes(storage, str(other), None) == 5
+    assert local_input_bytes(storage, other.as_uri() + "/*.csv", None) == 5
+    assert local_input_bytes(storage, "hdfs://nn:8020/raw", None) is None
+    assert local_input_bytes(Storage("hdfs://nn:8020/retail"), None, None) is None

@@ -11,9 +11,12 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import glob
 import logging
 import mmap
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -125,6 +128,29 @@ def find_inputs(
     return files
 
 
+def local_input_bytes(
+    storage: Storage, input_uri: str | None, dates: tuple[dt.date, dt.date] | None
+) -> int | None:
+    """The size of the files `find_inputs` will pick, found without Spark when they are
+    local (None when they are not): it decides how the JVM starts (`spark.jit_options`)."""
+    if input_uri:
+        parsed = urlparse(input_uri)
+        if parsed.scheme not in ("", "file"):
+            return None
+        paths = [Path(p) for p in glob.glob(unquote(parsed.path) if parsed.scheme else input_uri)]
+        if len(paths) == 1 and paths[0].is_dir():
+            paths = list(paths[0].glob("*.csv"))
+    elif storage.is_local:
+        paths = list(storage.path("raw").glob("transactions_*.csv"))
+    else:
+        return None
+    files = [p for p in paths if p.is_file() and not p.name.startswith(("_", "."))]
+    if dates is not None:
+        days = [(p, parse_raw_date(p.name)) for p in files]
+        files = [p for p, day in days if day is not None and dates[0] <= day <= dates[1]]
+    return sum(p.stat().st_size for p in files)
+
+
 def _input_file(info: FileInfo) -> InputFile:
     return InputFile(uri=info.uri, name=info.name, size=info.size, day=parse_raw_date(info.name))
 
@@ -146,9 +172,6 @@ def scan(file: InputFile, storage: Storage) -> Scan:
     """
     if not storage.is_local or not file.uri.startswith("file:"):
         return Scan(quoted=True, utf8=False)
-    from pathlib import Path
-    from urllib.parse import unquote, urlparse
-
     path = Path(unquote(urlparse(file.uri).path))
     if file.size == 0:
         return Scan(quoted=False, utf8=True)

@@ -71,16 +71,20 @@ def batch(
     """Cleanse, validate and aggregate raw sales into curated Parquet and CSV, idempotently."""
     from pyspark.sql import SparkSession
 
+    from retailpipe.batch.extract import local_input_bytes
     from retailpipe.batch.job import run_batch
     from retailpipe.batch.serving import refresh_serving_copy
     from retailpipe.spark import create_session, parse_conf_pairs
+    from retailpipe.storage import Storage
 
     dates = date_range(date, first, last)
     settings = state(ctx).settings({"storage.root": root, "batch.input": input_uri})
     spark_conf = parse_conf_pairs(conf or [])
     # Stop only a session this command started (tests and `demo` may share one).
     owned = SparkSession.getActiveSession() is None
-    spark = create_session(settings, "batch", conf=spark_conf)
+    storage = Storage(settings.storage.root)
+    size = local_input_bytes(storage, settings.batch.input, dates)
+    spark = create_session(settings, "batch", conf=spark_conf, input_bytes=size)
     try:
         result = run_batch(spark, settings, dates=dates, input_uri=input_uri)
     finally:
