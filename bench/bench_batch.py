@@ -26,12 +26,16 @@ BIN = Path(sys.executable).parent
 
 SPARK_COPY = """
 import sys
+from retailpipe.batch.extract import local_input_bytes
 from retailpipe.settings import load_settings
 from retailpipe.spark import create_session
 from retailpipe.schemas import RAW_COLUMNS
+from retailpipe.storage import Storage
 src, dst = sys.argv[1], sys.argv[2]
 settings = load_settings(None, {"storage.root": dst, "spark.master": "local[2]"})
-spark = create_session(settings, "bench-copy")
+# The JVM starts as `batch` would start it for the same input.
+size = local_input_bytes(Storage(dst), src, None)
+spark = create_session(settings, "bench-copy", input_bytes=size)
 schema = ", ".join(f"{c} string" for c in RAW_COLUMNS)
 spark.read.csv(src, header=True, schema=schema).write.mode("overwrite").parquet(dst + "/copy")
 spark.stop()
@@ -133,7 +137,7 @@ def _timed(label: str, argv: list[str], env: dict[str, str] | None = None) -> fl
 
 
 def _print_timings(root: Path) -> None:
-    """The step timings of the latest run manifests (the batch runs above)."""
+    """The step timings of the latest run manifests (the batch runs of the last round)."""
     manifests = sorted((root / "runs").glob("batch-*.json"))[-2:]
     for manifest in manifests:
         data = json.loads(manifest.read_text())

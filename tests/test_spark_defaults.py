@@ -69,5 +69,11 @@ def test_local_input_bytes_counts_the_files_a_run_reads(tmp_path) -> None:
     (other / "b.txt").write_bytes(b"x" * 500)
     assert local_input_bytes(storage, str(other), None) == 5
     assert local_input_bytes(storage, other.as_uri() + "/*.csv", None) == 5
+    # Not measurable here: the default JIT options stay.
     assert local_input_bytes(storage, "hdfs://nn:8020/raw", None) is None
     assert local_input_bytes(Storage("hdfs://nn:8020/retail"), None, None) is None
+    assert local_input_bytes(Storage("hdfs://nn:8020/retail"), str(other), None) is None
+    assert local_input_bytes(storage, str(other / "{a,c}.csv"), None) is None
+    assert local_input_bytes(storage, str(tmp_path / "missing"), None) is None
+    empty = (dt.date(2027, 1, 1), dt.date(2027, 1, 2))
+    assert local_input_bytes(storage, None, empty) is None

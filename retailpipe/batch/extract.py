@@ -131,24 +131,38 @@ def find_inputs(
 def local_input_bytes(
     storage: Storage, input_uri: str | None, dates: tuple[dt.date, dt.date] | None
 ) -> int | None:
-    """The size of the files `find_inputs` will pick, found without Spark when they are
-    local (None when they are not): it decides how the JVM starts (`spark.jit_options`)."""
-    if input_uri:
-        parsed = urlparse(input_uri)
-        if parsed.scheme not in ("", "file"):
-            return None
-        paths = [Path(p) for p in glob.glob(unquote(parsed.path) if parsed.scheme else input_uri)]
-        if len(paths) == 1 and paths[0].is_dir():
-            paths = list(paths[0].glob("*.csv"))
-    elif storage.is_local:
-        paths = list(storage.path("raw").glob("transactions_*.csv"))
-    else:
+    """The size of the files `find_inputs` will pick, found without Spark; None when that
+    cannot be told here (files not on this machine, a pattern Python's glob would read
+    differently from Hadoop's, nothing found, a file that cannot be read). It decides how
+    the JVM starts (`spark.jit_options`), where None keeps the default."""
+    try:
+        paths = _local_paths(storage, input_uri)
+        files = [p for p in paths or [] if p.is_file() and not p.name.startswith(("_", "."))]
+        if dates is not None:
+            days = [(p, parse_raw_date(p.name)) for p in files]
+            files = [p for p, day in days if day is not None and dates[0] <= day <= dates[1]]
+        return sum(p.stat().st_size for p in files) if files else None
+    except OSError:
         return None
-    files = [p for p in paths if p.is_file() and not p.name.startswith(("_", "."))]
-    if dates is not None:
-        days = [(p, parse_raw_date(p.name)) for p in files]
-        files = [p for p, day in days if day is not None and dates[0] <= day <= dates[1]]
-    return sum(p.stat().st_size for p in files)
+
+
+def _local_paths(storage: Storage, input_uri: str | None) -> list[Path] | None:
+    if not input_uri:
+        return list(storage.path("raw").glob("transactions_*.csv")) if storage.is_local else None
+    if input_uri.startswith("file://"):
+        pattern = input_uri.removeprefix("file://")
+    elif input_uri.startswith("file:"):
+        pattern = input_uri.removeprefix("file:")
+    elif "://" in input_uri or not storage.is_local:  # another file system, or the root's
+        return None
+    else:
+        pattern = input_uri
+    if "{" in pattern or "[^" in pattern:  # Hadoop glob syntax
+        return None
+    paths = [Path(p) for p in glob.glob(pattern)]
+    if len(paths) == 1 and paths[0].is_dir():
+        paths = list(paths[0].glob("*.csv"))
+    return paths
 
 
 def _input_file(info: FileInfo) -> InputFile:

@@ -106,7 +106,7 @@ def _padded(values: np.ndarray, width: int) -> pa.Array:
 @functools.cache
 def _counter(size: int) -> pa.Array:
     """'000001', '000002', ...: `size` receipt sequence numbers (a power of two, so that a
-    process builds few of these)."""
+    process builds few of these); past 999,999 they have seven digits."""
     return _padded(np.arange(1, size + 1, dtype=np.int64), 6)
 
 

@@ -70,7 +70,7 @@ def _summed(df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
 
 def receipts(lines: DataFrame) -> DataFrame:
     """One row per (sale_date, transaction_id, store_id, payment_method, hour): the sums of
-    its lines."""
+    its lines, money in cents (longs) under the measure names."""
     return _summed(_line_measures(lines, RECEIPT), RECEIPT)
 
 
