@@ -110,11 +110,7 @@ def find_inputs(
     else:
         infos = fs.glob(storage.uri("raw", "transactions_*.csv"))
         where = storage.uri("raw")
-    files = [_input_file(info) for info in infos if not info.is_dir]
-    files = [f for f in files if not f.name.startswith(("_", "."))]
-    if dates is not None:
-        first, last = dates
-        files = [f for f in files if f.day is not None and first <= f.day <= last]
+    files = [_input_file(i) for i in infos if not i.is_dir and _picked(i.name, dates)]
     if not files:
         span = (
             ""
@@ -128,6 +124,17 @@ def find_inputs(
     return files
 
 
+def _picked(name: str, dates: tuple[dt.date, dt.date] | None) -> bool:
+    """Whether a run reads the raw file `name`: not hidden or temporary (`_`, `.`), and
+    within `dates` when given."""
+    if name.startswith(("_", ".")):
+        return False
+    if dates is None:
+        return True
+    day = parse_raw_date(name)
+    return day is not None and dates[0] <= day <= dates[1]
+
+
 def local_input_bytes(
     storage: Storage, input_uri: str | None, dates: tuple[dt.date, dt.date] | None
 ) -> int | None:
@@ -137,10 +144,7 @@ def local_input_bytes(
     the JVM starts (`spark.jit_options`), where None keeps the default."""
     try:
         paths = _local_paths(storage, input_uri)
-        files = [p for p in paths or [] if p.is_file() and not p.name.startswith(("_", "."))]
-        if dates is not None:
-            days = [(p, parse_raw_date(p.name)) for p in files]
-            files = [p for p, day in days if day is not None and dates[0] <= day <= dates[1]]
+        files = [p for p in paths or [] if p.is_file() and _picked(p.name, dates)]
         return sum(p.stat().st_size for p in files) if files else None
     except OSError:
         return None
