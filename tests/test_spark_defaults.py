@@ -45,6 +45,9 @@ def test_small_inputs_start_on_the_quick_compiler_only(settings) -> None:
     assert quick in _java_options(settings, spark.QUICK_START_BYTES - 1)
     assert quick not in _java_options(settings, spark.QUICK_START_BYTES)
     assert quick not in _java_options(settings, None)  # unknown size: both compilers
+    assert spark.C2_FOR_HOT_CODE in _java_options(settings, spark.QUICK_START_BYTES)
+    assert spark.C2_FOR_HOT_CODE in _java_options(settings, None)
+    assert spark.C2_FOR_HOT_CODE not in _java_options(settings, 0)
 
 
 def test_local_input_bytes_counts_the_files_a_run_reads(tmp_path) -> None:

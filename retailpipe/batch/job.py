@@ -30,8 +30,14 @@ from retailpipe.schemas import (
 )
 from retailpipe.settings import Settings
 from retailpipe.storage import AGGREGATES, Storage
-from retailpipe.transforms.aggregates import KEYS, aggregate, one_row_per_transaction, receipts
-from retailpipe.transforms.cleanse import check, finish
+from retailpipe.transforms.aggregates import (
+    KEYS,
+    aggregate,
+    cells,
+    one_row_per_transaction,
+    receipts,
+)
+from retailpipe.transforms.cleanse import check, finish, with_attributes
 from retailpipe.transforms.duplicates import LOCATION, repeated_keys, repeated_lines
 
 log = logging.getLogger(__name__)
@@ -161,10 +167,10 @@ def _run(
         bar.advance(1, "read + validate")
         with _timed(timings, "read_validate"):
             # One shuffle, by (sale_date, transaction_id): the repeated keys are counted and
-            # the aggregates' per-transaction sums are taken within partitions.
+            # the aggregates' per-transaction sums are taken within partitions. The cache
+            # leaves out the store and product attributes: they are joined when written.
             checked = finish(
                 check(rows, stores, products).repartition("sale_date", "transaction_id"),
-                stores,
                 products,
             ).persist(StorageLevel.MEMORY_AND_DISK)
             held.append(checked)
@@ -178,8 +184,9 @@ def _run(
         bar.advance(1, "transactions")
         with _timed(timings, "transactions"):
             had_parts = _has_partitions(fs, storage)
+            table = with_attributes(lines, stores, products).select(*TRANSACTIONS_COLUMNS)
             affected = _write_transactions(
-                spark, fs, storage, version, lines, per_file, run_files, full_rebuild
+                spark, fs, storage, version, table, per_file, run_files, full_rebuild
             )
         bar.advance(1, "quarantine")
         with _timed(timings, "quarantine"):
@@ -360,12 +367,13 @@ def _write_transactions(
     fs: HadoopFs,
     storage: Storage,
     version: Version,
-    lines: DataFrame,
+    table: DataFrame,
     per_file: list[tuple[str, str, Any, int]],
     run_files: set[str],
     full_rebuild: bool,
 ) -> set[str]:
-    """Write the recomputed sale-date partitions into the version; returns their names.
+    """Write the recomputed sale-date partitions of `table` (TRANSACTIONS_COLUMNS) into the
+    version; returns their names.
 
     A partial run recomputes every sale date that gets rows from its files or held rows
     from them before; rows other files contributed to those dates are carried over.
@@ -373,7 +381,6 @@ def _write_transactions(
     new_days = {day for _f, status, day, _n in per_file if status == VALID and day}
     live = storage.uri("transactions")
     old_parts = {i.name for i in fs.list_dir(live) if i.is_dir and i.name.startswith("sale_date=")}
-    table = lines.select(*TRANSACTIONS_COLUMNS)
     if full_rebuild or not old_parts:
         affected = {_partition(d) for d in new_days} | (old_parts if full_rebuild else set())
     else:
@@ -446,18 +453,22 @@ def _write_aggregates(
             # Six aggregates read the same few columns: read them from Parquet once.
             fresh = spark.read.parquet(written).select(*_AGGREGATE_INPUT).persist()
             held.append(fresh)
-    receipt_rows, unique = None, False
+    receipt_rows, unique, cell_rows = None, False, None
     if fresh is not None:
-        # Four tables start from one row per receipt, kept while they are computed.
+        # Four tables start from one row per receipt, kept while they are computed; when
+        # receipts are unique, from the few rows per (sale_date, store, payment, hour).
         receipt_rows = receipts(fresh).persist()
         held.append(receipt_rows)
         unique = one_row_per_transaction(receipt_rows)
+        if unique:
+            cell_rows = cells(receipt_rows).persist()
+            held.append(cell_rows)
     csv_names = []
     for name in AGGREGATES:
         columns = AGGREGATE_COLUMNS[name]
         parts = []
         if fresh is not None:
-            parts.append(aggregate(name, fresh, receipt_rows, unique))
+            parts.append(aggregate(name, fresh, receipt_rows, unique, cell_rows))
         live = storage.uri(name)
         if not full_rebuild and fs.list_dir(live):
             old = spark.read.parquet(live).select(*columns)

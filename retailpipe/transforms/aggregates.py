@@ -5,7 +5,9 @@ transactions per key is a plain row count at the second level. Four of the six t
 keyed by what a receipt normally has one of (store, payment method, hour): those start
 from `receipts`, one row per (sale_date, transaction_id, store_id, payment_method, hour),
 about a third as many rows as lines. When no transaction spans two such rows
-(`one_row_per_transaction`), a receipt row is a transaction and one level is enough.
+(`one_row_per_transaction`), a receipt row is a transaction and one level is enough; then
+those four tables are sums of `cells`, one row per (sale_date, store_id, payment_method,
+hour), a few thousand rows instead of a third of the lines.
 
 When the lines are hash-partitioned by (sale_date, transaction_id), as the batch job's are,
 every per-transaction level runs without a shuffle; only small results are exchanged.
@@ -33,6 +35,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "hourly_sales": ("hour",),
 }
 RECEIPT: tuple[str, ...] = ("sale_date", "transaction_id", "store_id", "payment_method", "hour")
+CELL: tuple[str, ...] = tuple(c for c in RECEIPT if c != "transaction_id")
 # The summed measures: every daily measure but the two derived from a count.
 MEASURES: tuple[str, ...] = tuple(
     m for m in DAILY_MEASURES if m not in ("transactions", "avg_basket")
@@ -80,10 +83,20 @@ def _money_sum(cents: str) -> Column:
     return (total / _hundred()).cast(MONEY_SUM)
 
 
-def _totals(per_transaction: DataFrame, keys: tuple[str, ...]) -> DataFrame:
-    """The daily measures per key from one row per (transaction, key)."""
-    return per_transaction.groupBy(*keys).agg(
-        F.count(F.lit(1)).cast("long").alias("transactions"),
+def cells(receipt_rows: DataFrame) -> DataFrame:
+    """One row per (sale_date, store_id, payment_method, hour) of unique receipt rows (see
+    `one_row_per_transaction`): the number of transactions and the sums of their measures
+    (cents). Every table keyed by a part of CELL is a sum of these rows."""
+    return receipt_rows.groupBy(*CELL).agg(
+        F.count(F.lit(1)).alias("transactions"), *(F.sum(m).alias(m) for m in MEASURES)
+    )
+
+
+def _totals(rows: DataFrame, keys: tuple[str, ...], transactions: Column) -> DataFrame:
+    """The daily measures per key from rows of summed measures; `transactions`: how many
+    transactions a group of rows holds."""
+    return rows.groupBy(*keys).agg(
+        transactions.cast("long").alias("transactions"),
         F.sum("lines").cast("long").alias("lines"),
         F.coalesce(F.sum("units"), F.lit(0)).cast("long").alias("units"),
         *(_money_sum(m).alias(m) for m in MEASURES if m not in COUNTS),
@@ -95,23 +108,31 @@ def aggregate(
     lines: DataFrame,
     receipt_rows: DataFrame | None = None,
     unique_receipts: bool = False,
+    cell_rows: DataFrame | None = None,
 ) -> DataFrame:
     """One aggregate table, its columns in contract order.
 
     `receipt_rows`: `receipts(lines)`, when the caller keeps it for several tables;
-    `unique_receipts`: no transaction has two rows in it (`one_row_per_transaction`).
+    `unique_receipts`: no transaction has two rows in it (`one_row_per_transaction`);
+    `cell_rows`: `cells(receipt_rows)` of unique receipts, kept by the caller.
     """
     keys = ("sale_date", *KEYS[name])
+    one_per_row = F.count(F.lit(1))
     if "transactions" not in AGGREGATE_COLUMNS[name]:  # no per-transaction level needed
-        return _totals(_line_measures(lines, keys), keys).select(*AGGREGATE_COLUMNS[name])
+        return _totals(_line_measures(lines, keys), keys, one_per_row).select(
+            *AGGREGATE_COLUMNS[name]
+        )
     per_transaction = ("sale_date", "transaction_id", *KEYS[name])
-    if set(per_transaction) <= set(RECEIPT):
-        if receipt_rows is None:
-            receipt_rows, unique_receipts = receipts(lines), False
-        rows = receipt_rows if unique_receipts else _summed(receipt_rows, per_transaction)
+    if cell_rows is not None and set(keys) <= set(CELL):
+        totals = _totals(cell_rows, keys, F.sum("transactions"))
     else:
-        rows = _summed(_line_measures(lines, per_transaction), per_transaction)
-    totals = _totals(rows, keys)
+        if set(per_transaction) <= set(RECEIPT):
+            if receipt_rows is None:
+                receipt_rows, unique_receipts = receipts(lines), False
+            rows = receipt_rows if unique_receipts else _summed(receipt_rows, per_transaction)
+        else:
+            rows = _summed(_line_measures(lines, per_transaction), per_transaction)
+        totals = _totals(rows, keys, one_per_row)
     avg_basket = F.round(F.col("net_revenue") / F.col("transactions"), 2).cast(MONEY_SUM)
     return totals.withColumn("avg_basket", avg_basket).select(*AGGREGATE_COLUMNS[name])
 

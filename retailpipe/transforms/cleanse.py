@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -51,9 +52,21 @@ def text(name: str) -> Column:
     return F.nullif(F.trim(F.col(name)), F.lit(""))
 
 
+# The characters a run of which becomes one underscore in a label: Java's `\s` (space, tab,
+# newline, vertical tab, form feed, carriage return) and the hyphen.
+LABEL_SEPARATORS = " \t\n\x0b\f\r-"
+
+
 def normalise_label(value: Column) -> Column:
-    """`" Personal Care "` -> `personal_care`."""
-    return F.nullif(F.regexp_replace(F.lower(F.trim(value)), r"[\s\-]+", "_"), F.lit(""))
+    """`" Personal Care "` -> `personal_care`.
+
+    Most labels have no separator: those skip the regular expression, which costs a Java
+    string, a matcher and a buffer per value.
+    """
+    label = F.lower(F.trim(value))
+    separated = reduce(Column.__or__, (label.contains(c) for c in LABEL_SEPARATORS))
+    joined = F.when(separated, F.regexp_replace(label, r"[\s\-]+", "_")).otherwise(label)
+    return F.nullif(joined, F.lit(""))
 
 
 def normalise_payment(value: Column) -> Column:
@@ -223,8 +236,8 @@ def _first_failed() -> Column:
 
 
 def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Left-join the (broadcast) store and product attributes; the same join in `check` and
-    `finish`, so Spark broadcasts each table once."""
+    """Left-join the (broadcast) store and product attributes; the same join wherever it is
+    used, so Spark broadcasts each table once per query."""
 
     def join(rows: DataFrame) -> DataFrame:
         return rows.join(
@@ -232,6 +245,10 @@ def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFr
         ).join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
 
     return join
+
+
+# The store and product attributes of a curated line, joined by `with_attributes`.
+ATTRIBUTES: tuple[str, ...] = ("store_name", "city", "region", "product_name", "brand")
 
 
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
@@ -276,19 +293,23 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     )
 
 
-def finish(checked: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """The curated columns of `check`ed rows (TRANSACTIONS_COLUMNS, then reason, detail and
-    raw_line): line amounts by the money rules, normalised labels, store and product
-    attributes.
+def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
+    """The curated columns of `check`ed rows but the store and product ATTRIBUTES
+    (TRANSACTIONS_COLUMNS without them, then reason, detail and raw_line): line amounts by
+    the money rules and normalised labels; a missing category is the product's.
 
     A step of its own so that the batch job can place the de-duplication shuffle between
-    the two halves: each half then compiles to a method small enough for the JIT.
+    the two halves: each half then compiles to a method small enough for the JIT. The
+    attributes are left to `with_attributes`, so that the batch job's cache of these lines
+    does not hold (and compress) five more text columns.
     """
     valid = F.col("reason").isNull()
     amount_only = F.col("amount_only")
-    with_amounts = checked.transform(_with_dimensions(stores, products)).transform(
-        with_line_amounts
-    )
+    with_amounts = checked.join(
+        F.broadcast(products.select("product_id_d", "product_category")),
+        F.col("product_id") == F.col("product_id_d"),
+        "left",
+    ).transform(with_line_amounts)
     return with_amounts.select(
         "transaction_id",
         "line_no",
@@ -316,11 +337,6 @@ def finish(checked: DataFrame, stores: DataFrame, products: DataFrame) -> DataFr
         .alias("net_amount"),
         (F.col("quantity") < 0).alias("is_return"),
         F.substring(F.col("timestamp"), 12, 2).try_cast("int").alias("hour"),
-        "store_name",
-        "city",
-        "region",
-        "product_name",
-        "brand",
         "source_file",
         "source_line",
         "sale_date",
@@ -330,11 +346,15 @@ def finish(checked: DataFrame, stores: DataFrame, products: DataFrame) -> DataFr
     )
 
 
+def with_attributes(lines: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+    """`finish`ed lines with the store and product attributes joined from the (broadcast)
+    dimension tables: TRANSACTIONS_COLUMNS in contract order, then the other columns of
+    `lines` (reason, detail, raw_line)."""
+    others = [c for c in lines.columns if c not in TRANSACTIONS_COLUMNS]
+    joined = lines.transform(_with_dimensions(stores, products))
+    return joined.select(*TRANSACTIONS_COLUMNS, *others)
+
+
 def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid."""
-    return finish(check(rows, stores, products), stores, products)
-
-
-def transactions_table(df: DataFrame) -> DataFrame:
-    """The curated transactions columns, in contract order."""
-    return df.select(*TRANSACTIONS_COLUMNS)
+    return with_attributes(finish(check(rows, stores, products), products), stores, products)

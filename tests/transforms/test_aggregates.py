@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from retailpipe.transforms.aggregates import aggregate, one_row_per_transaction, receipts
+from retailpipe.transforms.aggregates import aggregate, cells, one_row_per_transaction, receipts
 
 D = dt.date(2026, 1, 5)
 SCHEMA = (
@@ -110,14 +110,17 @@ def test_hourly_and_payment(spark) -> None:
 
 
 @pytest.mark.parametrize("kept", [False, True])
-def test_receipt_rows_give_the_same_tables(spark, kept) -> None:
-    """From kept receipt rows (one per transaction here) or straight from the lines."""
+@pytest.mark.parametrize("with_cells", [False, True])
+def test_receipt_rows_give_the_same_tables(spark, kept, with_cells) -> None:
+    """From kept receipt rows (one per transaction here), their cells, or straight from the
+    lines."""
     df = spark.createDataFrame(LINES, SCHEMA)
     rows = receipts(df) if kept else None
     unique = kept and one_row_per_transaction(rows)
     assert unique == kept
+    cell_rows = cells(rows) if kept and with_cells else None
     for name in ("daily_sales", "daily_store_sales", "daily_payment_sales", "hourly_sales"):
-        got = sorted(map(tuple, aggregate(name, df, rows, unique).collect()))
+        got = sorted(map(tuple, aggregate(name, df, rows, unique, cell_rows).collect()))
         assert got == sorted(map(tuple, aggregate(name, df).collect())), name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from pyspark.sql import functions as F
 
 from retailpipe.batch.extract import map_header, normalise_name
 from retailpipe.settings import default_aliases
-from retailpipe.transforms.cleanse import cleanse, derived_transaction_id
+from retailpipe.transforms.cleanse import cleanse, derived_transaction_id, normalise_label
 from retailpipe.transforms.duplicates import repeated_keys, repeated_lines
 
 COLUMNS = (
@@ -137,6 +138,38 @@ def test_normalises_text_and_takes_the_local_date(spark) -> None:
     assert str(row.sale_date) == "2026-01-05"  # 04:30 UTC on the 6th, local day the 5th
     assert row.hour == 23
     assert (row.category, row.payment_method, row.customer_id) == ("personal_care", "card", None)
+
+
+LABELS = [
+    "Grocery",
+    "  HOME  ",
+    "personal care",
+    "Personal\tCare",
+    "home - and -garden",
+    "a\x0bb\x0cc\rd\ne",
+    "-",
+    "   ",
+    "",
+    None,
+    "Électronique",
+    "\u00a0baby",  # a no-break space is not a separator in Java's \s
+]
+
+
+def _label_oracle(value: str | None) -> str | None:
+    if value is None:
+        return None
+    label = re.sub(r"[ \t\n\x0b\f\r-]+", "_", value.strip(" ").lower())
+    return label or None
+
+
+def test_labels_with_and_without_separators_normalise_alike(spark) -> None:
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(LABELS)], "i int, v string")
+    got = [
+        r.label
+        for r in df.select("i", normalise_label(F.col("v")).alias("label")).orderBy("i").collect()
+    ]
+    assert got == [_label_oracle(v) for v in LABELS]
 
 
 def test_amount_only_rows_take_net_from_amount(spark) -> None:
