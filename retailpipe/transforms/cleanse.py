@@ -247,10 +247,6 @@ def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFr
     return join
 
 
-# The store and product attributes of a curated line, joined by `with_attributes`.
-ATTRIBUTES: tuple[str, ...] = ("store_name", "city", "region", "product_name", "brand")
-
-
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     """Typed rows, each with a `reason` code and its `detail` (NULL when valid); valid rows
     carry their de-duplication key (sale_date, transaction_id, line_no).
@@ -294,9 +290,10 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
 
 
 def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
-    """The curated columns of `check`ed rows but the store and product ATTRIBUTES
-    (TRANSACTIONS_COLUMNS without them, then reason, detail and raw_line): line amounts by
-    the money rules and normalised labels; a missing category is the product's.
+    """The curated columns of `check`ed rows but the store and product attributes
+    (TRANSACTIONS_COLUMNS without store_name, city, region, product_name and brand, then
+    reason, detail and raw_line): line amounts by the money rules and normalised labels; a
+    missing category is the product's.
 
     A step of its own so that the batch job can place the de-duplication shuffle between
     the two halves: each half then compiles to a method small enough for the JIT. The
