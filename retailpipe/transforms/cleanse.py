@@ -53,8 +53,10 @@ def text(name: str) -> Column:
 
 
 # The characters a run of which becomes one underscore in a label: Java's `\s` (space, tab,
-# newline, vertical tab, form feed, carriage return) and the hyphen.
+# newline, vertical tab, form feed, carriage return) and the hyphen, last so that it is
+# literal in the regular expression's character class.
 LABEL_SEPARATORS = " \t\n\x0b\f\r-"
+_SEPARATOR_RUN = f"[{LABEL_SEPARATORS}]+"
 
 
 def normalise_label(value: Column) -> Column:
@@ -65,7 +67,7 @@ def normalise_label(value: Column) -> Column:
     """
     label = F.lower(F.trim(value))
     separated = reduce(Column.__or__, (label.contains(c) for c in LABEL_SEPARATORS))
-    joined = F.when(separated, F.regexp_replace(label, r"[\s\-]+", "_")).otherwise(label)
+    joined = F.when(separated, F.regexp_replace(label, _SEPARATOR_RUN, "_")).otherwise(label)
     return F.nullif(joined, F.lit(""))
 
 
@@ -240,11 +242,17 @@ def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFr
     used, so Spark broadcasts each table once per query."""
 
     def join(rows: DataFrame) -> DataFrame:
-        return rows.join(
+        with_store = rows.join(
             F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left"
-        ).join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
+        )
+        return _with_product(with_store, products)
 
     return join
+
+
+def _with_product(rows: DataFrame, products: DataFrame) -> DataFrame:
+    """Left-join the (broadcast) product columns of `products` by product_id."""
+    return rows.join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
 
 
 def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
@@ -302,11 +310,8 @@ def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
     """
     valid = F.col("reason").isNull()
     amount_only = F.col("amount_only")
-    with_amounts = checked.join(
-        F.broadcast(products.select("product_id_d", "product_category")),
-        F.col("product_id") == F.col("product_id_d"),
-        "left",
-    ).transform(with_line_amounts)
+    category = products.select("product_id_d", "product_category")
+    with_amounts = _with_product(checked, category).transform(with_line_amounts)
     return with_amounts.select(
         "transaction_id",
         "line_no",
