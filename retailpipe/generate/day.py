@@ -231,51 +231,52 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
         "-",
     )
     hour = seconds // 3600
-    stamp = pc.binary_join_element_wise(
-        day.isoformat() + "T",
+    customer_ids = pc.take(text.customers, pa.array(np.where(loyal, customer, 0)))
+    # A CSV line is five pieces: three of its receipt's (with the commas around them and the
+    # line end) and two of its own (line number; product, category, quantity, price and
+    # discount). All pieces sit in one array, and one `take` of them, line by line, gives
+    # an array whose data buffer is the file. No generated value holds a comma, quote or
+    # line break: nothing needs quoting.
+    head = pc.binary_join_element_wise(txn, ",", "")
+    middle = pc.binary_join_element_wise(  # ",<timestamp>,<store_id>,"
+        "," + day.isoformat() + "T",
         pc.take(_clock(), pa.array(seconds)),
         pc.take(pa.array(_offsets(day, world.timezone)), pa.array(hour)),
-        "",
-    )
-    customer_ids = pc.take(text.customers, pa.array(np.where(loyal, customer, 0)))
-    receipt_idx = pa.array(receipt)
-    # Each CSV line is joined straight from receipt-level and product-level text (fields
-    # that sit side by side are pre-joined), so the joined array's data buffer is the file.
-    # No generated value contains a comma, quote or line break: nothing needs quoting.
-    stamp_store = pc.binary_join_element_wise(stamp, receipt_store, ",")
-    pay_customer = pc.binary_join_element_wise(
-        pc.binary_join_element_wise(pc.take(text.payments, pa.array(payment)), customer_ids, ","),
-        "\n",
-        "",
-    )
-    item = _item_text(text, promo, product, quantity, discount_h, line_return)
-    lines = pc.binary_join_element_wise(
-        pc.take(txn, receipt_idx),
-        pc.take(_small_ints(), pa.array(line_no + SMALL_INT_OFFSET)),
-        pc.take(stamp_store, receipt_idx),
-        item,
-        pc.take(pay_customer, receipt_idx),
         ",",
+        receipt_store,
+        ",",
+        "",
     )
-    rows = DayRows(
-        body=_data_buffer(lines), txn=txn, receipt=receipt, line_no=line_no, n=len(lines)
-    )
+    payment_text = pc.take(text.payments, pa.array(payment))
+    tail = pc.binary_join_element_wise(",", payment_text, ",", customer_ids, "\n", "")
+    items, item = _items(text, promo, product, quantity, discount_h, line_return)
+    pieces = pa.concat_arrays([head, middle, tail, _small_ints(), items])
+    first_item = 3 * n_receipts + len(_small_ints())
+    order = np.empty((n_lines, 5), dtype=np.int64)
+    order[:, 0] = receipt
+    order[:, 1] = 3 * n_receipts + SMALL_INT_OFFSET + line_no
+    order[:, 2] = n_receipts + receipt
+    order[:, 3] = first_item + item
+    order[:, 4] = 2 * n_receipts + receipt
+    lines = pc.take(pieces, pa.array(order.reshape(-1)))
+    rows = DayRows(body=_data_buffer(lines), txn=txn, receipt=receipt, line_no=line_no, n=n_lines)
     numbers = {"net": net, "units": quantity, "hour": hour[receipt]}
     return rows, numbers
 
 
-def _item_text(
+def _items(
     text: _Texts,
     promo: np.ndarray,
     product: np.ndarray,
     quantity: np.ndarray,
     discount_h: np.ndarray,
     is_return: np.ndarray,
-) -> pa.Array:
-    """'product_id,category,quantity,unit_price,discount_pct' for every line.
+) -> tuple[pa.Array, np.ndarray]:
+    """The texts 'product_id,category,quantity,unit_price,discount_pct' and, for every
+    line, the index of its text.
 
-    A sale line's text depends only on (product, quantity) on a given day, so it is taken
-    from a small table of every such pair; the few return lines are joined one by one.
+    A sale line's text depends only on (product, quantity) on a given day, so it is one of
+    a small table of every such pair; the few return lines' texts follow, one per line.
     """
     n_products, n_quantities = len(promo), len(QUANTITIES)
     pair_product = pa.array(np.repeat(np.arange(n_products), n_quantities))
@@ -288,9 +289,9 @@ def _item_text(
         ",",
     )
     quantity_idx = np.clip(quantity, 1, n_quantities) - 1
-    item = pc.take(pairs, pa.array(product * n_quantities + quantity_idx))
+    item = product * n_quantities + quantity_idx
     if not is_return.any():
-        return item
+        return pairs, item
     rows = np.flatnonzero(is_return)
     returned = pc.binary_join_element_wise(
         pc.take(text.product_category, pa.array(product[rows])),
@@ -299,7 +300,8 @@ def _item_text(
         pc.take(_rates(), pa.array(discount_h[rows])),
         ",",
     )
-    return pc.replace_with_mask(item, pa.array(is_return), returned)
+    item[rows] = len(pairs) + np.arange(len(rows))
+    return pa.concat_arrays([pairs, returned]), item
 
 
 HEADER = (",".join(RAW_COLUMNS) + "\n").encode()
