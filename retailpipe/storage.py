@@ -106,6 +106,17 @@ class Storage:
         return self.path("raw", self.raw_file_name(day))
 
 
+def serving_copy(serving_root: str) -> Storage:
+    """The storage of `storage.serving_root`, the dashboards' local copy of an HDFS root."""
+    storage = Storage(serving_root)
+    if not storage.is_local:
+        raise ConfigError(
+            f"storage.serving_root {serving_root!r} is not a local folder",
+            "set storage.serving_root to a local path the dashboards can read",
+        )
+    return storage
+
+
 def _relative(dataset: str) -> str:
     try:
         return DATASETS[dataset]

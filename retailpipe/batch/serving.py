@@ -9,15 +9,15 @@ import time
 import uuid
 from pathlib import Path
 
-from retailpipe.errors import ConfigError
 from retailpipe.settings import Settings
-from retailpipe.storage import Storage
+from retailpipe.storage import Storage, serving_copy
 
 log = logging.getLogger(__name__)
 
 
 def refresh_serving_copy(settings: Settings) -> Path | None:
-    """Copy `curated/` and `runs/` from an hdfs:// root to `storage.serving_root`.
+    """Copy `curated/`, the batch run manifests and the dimension files from an hdfs:// root
+    to `storage.serving_root`.
 
     The copy is published like a local batch run: a new hidden version folder, then an
     atomic symlink swap of `curated`, so a dashboard never reads a half-copied table.
@@ -26,12 +26,7 @@ def refresh_serving_copy(settings: Settings) -> Path | None:
     source = Storage(settings.storage.root)
     if source.is_local or not settings.storage.serving_root:
         return None
-    target = Storage(settings.storage.serving_root)
-    if not target.is_local:
-        raise ConfigError(
-            f"storage.serving_root {settings.storage.serving_root!r} is not a local folder",
-            "set storage.serving_root to a local path the dashboards can read",
-        )
+    target = serving_copy(settings.storage.serving_root)
     from retailpipe.infra.hdfs import fs_shell
 
     root = target.local_root
@@ -40,9 +35,17 @@ def refresh_serving_copy(settings: Settings) -> Path | None:
     staging.mkdir(parents=True)
     log.info("copying %s to the serving copy %s", source.uri("curated"), root)
     fs_shell(settings, "-get", source.uri("curated"), str(staging))
-    runs = root / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    fs_shell(settings, "-get", "-f", source.uri("runs", "*.json"), str(runs))
+    # The batch run manifests and the store and product names the dashboards show: fetched
+    # into the version folder, then each moved into place by an atomic rename (the stream
+    # writes its own manifests to the copy, see stream/mirror.py).
+    files = staging / "files"
+    files.mkdir()
+    fetched = [source.uri("runs", "batch-*.json"), source.uri("stores"), source.uri("products")]
+    fs_shell(settings, "-get", *fetched, str(files))
+    for fetched_file in sorted(files.iterdir()):
+        folder = target.path("runs") if fetched_file.suffix == ".json" else target.path("raw")
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(fetched_file, folder / fetched_file.name)
     _swap_symlink(root / "curated", staging / "curated")
     _drop_old_versions(root / "_versions", keep=staging)
     return root

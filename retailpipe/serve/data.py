@@ -42,7 +42,7 @@ def serving_storage(settings: Settings) -> Storage:
     if not storage.is_local:
         raise ConfigError(
             f"the dashboards read local files, but the storage root is {storage.root}",
-            "copy curated/, runs/ and stream/ to a local folder and set storage.serving_root to it",
+            "set storage.serving_root to a local folder (batch and stream keep a copy there)",
         )
     return storage
 

@@ -184,6 +184,11 @@ class HadoopFiles:
 LOCAL = LocalFiles()
 
 
+def visible(name: str) -> bool:
+    """Whether readers (pyarrow, Spark, DuckDB) see a file or folder of this name."""
+    return not name.startswith((".", "_"))
+
+
 def hidden_temp(files: Files, path: Location) -> str:
     """`.<name>.tmp-<pid>` next to `path`: skipped by pyarrow, Spark and `*.parquet` globs."""
     folder, _, name = str(path).rstrip("/").rpartition("/")

@@ -15,7 +15,15 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from retailpipe.stream.files import LOCAL, Files, Location, atomic_write, read_table, table_bytes
+from retailpipe.stream.files import (
+    LOCAL,
+    Files,
+    Location,
+    atomic_write,
+    read_table,
+    table_bytes,
+    visible,
+)
 from retailpipe.stream.windows import Key
 
 UTC = dt.UTC
@@ -120,7 +128,7 @@ def publish_late(
 def has_parquet(folders: Iterable[Location], files: Files = LOCAL) -> bool:
     """True when any of `folders` already holds visible Parquet files."""
     return any(
-        name.endswith(".parquet") and not name.startswith((".", "_"))
+        name.endswith(".parquet") and visible(name)
         for folder in folders
         for name in files.names(folder)
     )

@@ -15,9 +15,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from retailpipe.errors import ConfigError, RetailpipeError, ServiceError
 from retailpipe.settings import Settings, masked_dict
-from retailpipe.storage import Storage
+from retailpipe.storage import Storage, serving_copy
 from retailpipe.stream.files import LOCAL, Files, HadoopFiles
 from retailpipe.stream.manifest import RunManifest
+from retailpipe.stream.mirror import MirroredFiles, serving_mirror
 from retailpipe.stream.options import StreamOptions, check_checkpoint
 from retailpipe.stream.publish import has_parquet
 from retailpipe.stream.sink import SinkPaths, WindowSink, checked_records
@@ -41,9 +42,18 @@ class StreamResult:
     watermark: str | None
 
 
-def files_for(storage: Storage, spark: SparkSession) -> Files:
-    """The file system of the storage root: the local disk, or Hadoop's (HDFS) via Spark."""
-    return LOCAL if storage.is_local else HadoopFiles(spark)
+def files_for(storage: Storage, spark: SparkSession, serving_root: str | None = None) -> Files:
+    """The file system of the storage root: the local disk, or Hadoop's (HDFS) via Spark.
+
+    With an HDFS root and a `serving_root`, what the dashboard reads is also written to that
+    local folder (see mirror.py; `run_stream` refreshes the copy before the query starts).
+    """
+    if storage.is_local:
+        return LOCAL
+    if not serving_root:
+        return HadoopFiles(spark)
+    serving = serving_copy(serving_root)
+    return serving_mirror(HadoopFiles(spark), storage, serving)
 
 
 def location(storage: Storage, dataset: str, *parts: str) -> str:
@@ -152,8 +162,13 @@ def run_stream(
     """Run `retailpipe stream` until SIGINT/SIGTERM (or, with available_now, the topic's end)."""
     options = StreamOptions.from_settings(settings)
     storage = Storage(settings.storage.root)
-    files = files_for(storage, spark)
+    files = files_for(storage, spark, settings.storage.serving_root)
     paths = prepare(settings, options, reset=reset, files=files)
+    if isinstance(files, MirroredFiles):
+        copied = files.refresh()
+        log.info(
+            "serving copy %s: %d file(s) brought up to date", settings.storage.serving_root, copied
+        )
     wait_for_topic(settings, wait=not available_now)
     manifest = RunManifest(
         location(storage, "runs"),

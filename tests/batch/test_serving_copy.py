@@ -45,6 +45,8 @@ def test_batch_on_hdfs_publishes_a_local_serving_copy(
     assert (serving / "curated").is_symlink()
     assert len(list((serving / "_versions").iterdir())) == 1
     assert len(list((serving / "runs").glob("batch-*.json"))) == 2
+    for name in ("stores.csv", "products.csv"):  # the names the dashboards show
+        assert (serving / "raw" / name).read_bytes() == local.path("raw", name).read_bytes()
 
     table = pads.dataset(serving / "curated" / "daily_sales", format="parquet").to_table()
     got = {row["sale_date"].isoformat(): row["net_revenue"] for row in table.to_pylist()}

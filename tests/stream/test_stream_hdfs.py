@@ -71,6 +71,10 @@ def _run_until_second_batch_then_kill(env: dict[str, str], log: Path) -> list[in
     return _batches(log)
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith((".", "_"))}
+
+
 def _ls(settings: Settings, uri: str, namenode: str) -> str:
     return hdfs.fs_shell(settings, "-ls", "-R", uri, uri=namenode)
 
@@ -92,10 +96,23 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     raw = sorted((tmp_path / "raw").glob("transactions_*.csv"))
     load_and_replay(local, raw, ReplayOptions(topic=local.kafka.topic, mode="max"))
     root = f"{hdfs_cluster}/stream-{os.getpid()}"
-    env = {**cli_env(local), "RETAILPIPE_STORAGE__ROOT": root}
+    serving = tmp_path / "serving"
+    env = {
+        **cli_env(local),
+        "RETAILPIPE_STORAGE__ROOT": root,
+        "RETAILPIPE_STORAGE__SERVING_ROOT": str(serving),
+    }
     log = tmp_path / "stream.log"
+    hdfs.fs_shell(hdfs_settings, "-mkdir", "-p", f"{root}/raw", uri=hdfs_cluster)
+    stores = tmp_path / "raw" / "stores.csv"
+    hdfs.fs_shell(hdfs_settings, "-put", str(stores), f"{root}/raw/", uri=hdfs_cluster)
 
     before_kill = _run_until_second_batch_then_kill(env, log)
+    # A serving copy that fell behind: the restart must bring it back to HDFS's files.
+    assert _files(serving / "stream"), "the killed run wrote no serving copy"
+    for day_file in (serving / "stream").iterdir():
+        day_file.unlink()
+    (serving / "stream" / "windows-1999-01-01.parquet").write_bytes(b"not on HDFS")
     done = subprocess.run([*cli(), *ARGS], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -121,6 +138,12 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     seen = read_windows(copy)
     assert max(Counter(k for k, _ in seen).values()) == 1, "a window appears twice"
     assert dict(seen) == oracle_from_rows(csv_rows(tmp_path / "raw"))
+    # The dashboards' local copy holds the very files on HDFS, and the store names.
+    assert _files(serving / "stream") == _files(copy)
+    assert _files(serving / "runs") == _files(tmp_path / "hdfs-runs")
+    assert (serving / "raw" / "stores.csv").read_bytes() == (
+        tmp_path / "raw" / "stores.csv"
+    ).read_bytes()
     runs = sorted((tmp_path / "hdfs-runs").glob("stream-*.json"))
     manifests = [json.loads(p.read_text()) for p in runs]
     assert [m["status"] for m in manifests][-1] == "stopped"
