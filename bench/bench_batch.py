@@ -28,59 +28,54 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
-SPARK_COPY = """
+# How both Spark contenders start: the JVM as `batch` would start it for the same input.
+SPARK_START = """
 import sys
 from retailpipe.batch.extract import local_input_bytes
 from retailpipe.settings import load_settings
 from retailpipe.spark import create_session
-from retailpipe.schemas import RAW_COLUMNS
 from retailpipe.storage import Storage
 src, dst = sys.argv[1], sys.argv[2]
 settings = load_settings(None, {"storage.root": dst, "spark.master": "local[2]"})
-# The JVM starts as `batch` would start it for the same input.
 size = local_input_bytes(Storage(dst), src, None)
-spark = create_session(settings, "bench-copy", input_bytes=size)
+spark = create_session(settings, "bench", input_bytes=size)
+"""
+
+SPARK_COPY = (
+    SPARK_START
+    + """
+from retailpipe.schemas import RAW_COLUMNS
 schema = ", ".join(f"{c} string" for c in RAW_COLUMNS)
 spark.read.csv(src, header=True, schema=schema).write.mode("overwrite").parquet(dst + "/copy")
 spark.stop()
 """
+)
 
 # The least a Spark job that writes curated transactions does: a typed read (Spark's own CSV
 # parser), the line amounts by the money rules and the sale-date partitioned write. It does
 # not validate, quarantine, de-duplicate, join attributes or aggregate, and keeps no record
 # text or line numbers: what `batch` adds on top of it is the price of those.
-SPARK_FLOOR = """
-import sys
+SPARK_FLOOR = (
+    SPARK_START
+    + """
 from pyspark.sql import functions as F
-from retailpipe.batch.extract import local_input_bytes
 from retailpipe.batch.job import CONCURRENT_WRITES
-from retailpipe.settings import load_settings
-from retailpipe.spark import create_session
-from retailpipe.storage import Storage
-src, dst = sys.argv[1], sys.argv[2]
-settings = load_settings(None, {"storage.root": dst, "spark.master": "local[2]"})
-size = local_input_bytes(Storage(dst), src, None)
-spark = create_session(settings, "bench-floor", input_bytes=size)
+from retailpipe.transforms.money import with_line_amounts
 for key, value in CONCURRENT_WRITES.items():  # no sort by sale_date before the write
     spark.conf.set(key, value)
 schema = ("transaction_id string, line_no int, timestamp string, store_id string, "
           "product_id string, category string, quantity int, unit_price decimal(12,2), "
           "discount_pct decimal(5,4), payment_method string, customer_id string")
 rows = spark.read.csv(src, header=True, schema=schema)
-gross = F.round(F.col("quantity").cast("decimal(10,0)") * F.col("unit_price"), 2)
-gross = gross.cast("decimal(12,2)")
-discount = F.round(gross * F.coalesce(F.col("discount_pct"), F.lit(0)), 2).cast("decimal(12,2)")
-lines = rows.select(
-    "*",
-    F.col("timestamp").try_cast("timestamp").alias("event_ts"),
-    gross.alias("gross_amount"),
-    discount.alias("discount_amount"),
-    (gross - discount).cast("decimal(12,2)").alias("net_amount"),
-    F.substring("timestamp", 1, 10).try_cast("date").alias("sale_date"),
-)
+lines = rows.withColumns({
+    "discount_pct": F.coalesce(F.col("discount_pct"), F.lit(0).cast("decimal(5,4)")),
+    "event_ts": F.col("timestamp").try_cast("timestamp"),
+    "sale_date": F.substring("timestamp", 1, 10).try_cast("date"),
+}).transform(with_line_amounts)
 lines.write.mode("overwrite").partitionBy("sale_date").parquet(dst + "/floor")
 spark.stop()
 """
+)
 
 DUCKDB_JOB = """
 import sys, duckdb

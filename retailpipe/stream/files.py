@@ -11,6 +11,7 @@ paths for `LocalFiles`, URIs for `HadoopFiles`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Protocol
@@ -187,6 +188,10 @@ LOCAL = LocalFiles()
 def visible(name: str) -> bool:
     """Whether readers (pyarrow, Spark, DuckDB) see a file or folder of this name."""
     return not name.startswith((".", "_"))
+
+
+# The names `hidden_temp` gives, which a killed write leaves behind.
+HIDDEN_TEMP = re.compile(r"^\..+\.tmp-\d+$")
 
 
 def hidden_temp(files: Files, path: Location) -> str:

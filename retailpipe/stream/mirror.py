@@ -11,13 +11,12 @@ until the stream next starts, when `refresh` brings the copy up to date with HDF
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from retailpipe.errors import ConfigError
 from retailpipe.storage import Storage
-from retailpipe.stream.files import LOCAL, Files, Location, atomic_write, visible
+from retailpipe.stream.files import HIDDEN_TEMP, LOCAL, Files, Location, atomic_write, visible
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +24,6 @@ log = logging.getLogger(__name__)
 # the run manifests, where files are only added: `runs/` also holds the batch job's.
 EXACT: tuple[str, ...] = ("stream", "stream_late", "stream_dead_letter")
 MIRRORED: tuple[str, ...] = (*EXACT, "runs")
-# What `atomic_write` leaves behind when killed: `.<name>.tmp-<pid>`.
-LEFTOVER_TEMP = re.compile(r"^\..+\.tmp-\d+$")
 
 
 class MirroredFiles:
@@ -142,7 +139,7 @@ class MirroredFiles:
                 copied += _copy_if_changed(self.primary, path, copy / name)
         for name in LOCAL.names(copy):
             stale = folder in self.exact and visible(name) and name not in names
-            if stale or LEFTOVER_TEMP.match(name):
+            if stale or HIDDEN_TEMP.match(name):
                 LOCAL.delete(copy / name)
         return copied
 
