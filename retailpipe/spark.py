@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -127,6 +128,9 @@ def base_conf(
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.ui.enabled": "false",
+        # Python workers (the stream's stateful step) run this interpreter, with its packages,
+        # not whatever `python3` is first on the PATH.
+        "spark.pyspark.python": sys.executable,
         "spark.ui.showConsoleProgress": "false",
         # Decimal overflow must fail loudly, never turn money into NULL.
         "spark.sql.ansi.enabled": "true",

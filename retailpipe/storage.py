@@ -29,6 +29,7 @@ DATASETS: dict[str, str] = {
     "stream": "stream",
     "stream_dead_letter": "stream_dead_letter",
     "stream_late": "stream_late",
+    "stream_stores": "stream_stores",
     "checkpoints": "checkpoints/stream",
     "staging": "_staging",
     # One hidden folder per batch run; see retailpipe/batch/publish.py.

@@ -8,8 +8,7 @@ import secrets
 from typing import Any
 
 from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
-from retailpipe.stream.sink import BatchReport, iso_us
-from retailpipe.stream.state import SinkState
+from retailpipe.stream.sink import BatchReport, StreamTotals
 
 KEEP_BATCHES = 50
 
@@ -42,6 +41,8 @@ class RunManifest:
             "topic": topic,
             "batches": [],
             "watermark": None,
+            "max_watermark": None,
+            "stores": 0,
             "last_batch_id": None,
             "events": 0,
             "late_events": 0,
@@ -51,18 +52,10 @@ class RunManifest:
         }
         self.write()
 
-    def on_batch(self, report: BatchReport, state: SinkState) -> None:
+    def on_batch(self, report: BatchReport, totals: StreamTotals) -> None:
         """The sink's callback: record the batch and the running totals."""
         batches = [*self.data["batches"], report.as_dict()][-KEEP_BATCHES:]
-        self.data.update(
-            batches=batches,
-            watermark=iso_us(state.watermark_us),
-            last_batch_id=report.batch_id,
-            **{
-                key: state.totals.get(key, 0)
-                for key in ("events", "late_events", "dead_letter_events", "duplicates")
-            },
-        )
+        self.data.update(batches=batches, last_batch_id=report.batch_id, **totals.as_dict())
         self.write()
 
     def finish(self, status: str, error: str | None = None) -> None:

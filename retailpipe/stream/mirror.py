@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # The stream's outputs, kept exactly as on HDFS (a file gone there is removed here), and
 # the run manifests, where files are only added: `runs/` also holds the batch job's.
-EXACT: tuple[str, ...] = ("stream", "stream_late", "stream_dead_letter")
+EXACT: tuple[str, ...] = ("stream", "stream_late", "stream_stores", "stream_dead_letter")
 MIRRORED: tuple[str, ...] = (*EXACT, "runs")
 
 

@@ -10,11 +10,12 @@ its new value, never a half-written file. Temp files start with "." and do not e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from retailpipe.schemas import ALL_STORES
 from retailpipe.stream.files import (
     LOCAL,
     Files,
@@ -24,7 +25,6 @@ from retailpipe.stream.files import (
     table_bytes,
     visible,
 )
-from retailpipe.stream.windows import Key
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
@@ -39,20 +39,32 @@ WINDOW_SCHEMA = pa.schema(
         ("updated_at", TS),
     ]
 )
+# `batch_id`: the last micro-batch counted in `late_events`; a replayed batch adds nothing.
 LATE_SCHEMA = pa.schema(
     [
         ("window_start", TS),
         ("window_end", TS),
         ("store_id", pa.string()),
         ("late_events", pa.int64()),
+        ("batch_id", pa.int64()),
+        ("updated_at", TS),
+    ]
+)
+STORE_SCHEMA = pa.schema(
+    [
+        ("store_id", pa.string()),
+        ("watermark", TS),
+        ("max_event_time", TS),
+        ("events", pa.int64()),
+        ("late_events", pa.int64()),
+        ("duplicates", pa.int64()),
         ("updated_at", TS),
     ]
 )
 KEY_NAMES: tuple[str, ...] = ("window_start", "window_end", "store_id")
-
-
-def _day(start_us: int) -> str:
-    return dt.datetime.fromtimestamp(start_us / 1_000_000, UTC).date().isoformat()
+WINDOW_NAMES: tuple[str, ...] = ("window_start", "window_end")
+MEASURES: tuple[str, ...] = ("transactions", "units", "net_revenue")
+STORES_FILE = "stores.parquet"
 
 
 def atomic_write_table(path: Location, table: pa.Table, files: Files = LOCAL) -> None:
@@ -60,69 +72,103 @@ def atomic_write_table(path: Location, table: pa.Table, files: Files = LOCAL) ->
     atomic_write(files, path, table_bytes(table))
 
 
-def _updates(
-    schema: pa.Schema, values: Mapping[Key, tuple[object, ...]], now: dt.datetime
-) -> pa.Table:
-    """One row per key: window start and end, store_id, the key's values, updated_at."""
-    keys = list(values)
-    measures = list(zip(*values.values(), strict=True))
-    columns = [
-        pa.array([k[0] for k in keys], pa.int64()).cast(TS),
-        pa.array([k[1] for k in keys], pa.int64()).cast(TS),
-        pa.array([k[2] for k in keys], pa.string()),
-        *(
-            pa.array(column, schema.field(name).type)
-            for name, column in zip(schema.names[3:-1], measures, strict=True)
-        ),
-        pa.array([now] * len(keys), TS),
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
+def _by_day(table: pa.Table) -> dict[str, pa.Table]:
+    """`table`'s rows per UTC day of `window_start`."""
+    days = pc.strftime(table["window_start"], format="%Y-%m-%d")
+    return {day: table.filter(pc.equal(days, day)) for day in pc.unique(days).to_pylist()}
 
 
-def _merge_day(files: Files, path: str, updates: pa.Table) -> None:
-    """Upsert `updates` into the day file: rows of their keys are replaced, the rest kept."""
-    merged = updates
-    if files.exists(path):
-        old = read_table(files, path, updates.schema)
-        keys = updates.select(list(KEY_NAMES))
-        kept = old.join(keys, keys=list(KEY_NAMES), join_type="left anti")
-        merged = pa.concat_tables([kept.select(updates.schema.names), updates])
-    ordered = merged.sort_by([(name, "ascending") for name in KEY_NAMES])
-    atomic_write_table(path, ordered, files)
+def _upsert(old: pa.Table | None, updates: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """`old` with the rows of `updates`' keys replaced by `updates`."""
+    if old is None:
+        return updates
+    kept = old.join(updates.select(list(keys)), keys=list(keys), join_type="left anti")
+    return pa.concat_tables([kept.select(updates.schema.names), updates])
 
 
-def _publish(
-    files: Files,
-    folder: Location,
-    prefix: str,
-    schema: pa.Schema,
-    values: Mapping[Key, tuple[object, ...]],
-    now: dt.datetime,
-) -> None:
-    by_day: dict[str, dict[Key, tuple[object, ...]]] = {}
-    for key, value in values.items():
-        by_day.setdefault(_day(key[0]), {})[key] = value
-    for day, day_values in sorted(by_day.items()):
-        path = files.join(folder, f"{prefix}-{day}.parquet")
-        _merge_day(files, path, _updates(schema, day_values, now))
+def _all_stores(rows: pa.Table, changed: pa.Table, now: dt.datetime) -> pa.Table:
+    """The ALL row of each window in `changed`: the sum of its stores' rows in `rows`.
+
+    A receipt belongs to one store, so distinct receipt counts add up too."""
+    stores = rows.filter(pc.not_equal(rows["store_id"], ALL_STORES))
+    wanted = changed.select(list(WINDOW_NAMES)).group_by(list(WINDOW_NAMES)).aggregate([])
+    sums = (
+        stores.join(wanted, keys=list(WINDOW_NAMES), join_type="left semi")
+        .group_by(list(WINDOW_NAMES))
+        .aggregate([(name, "sum") for name in MEASURES])
+    )
+    return pa.table(
+        {
+            "window_start": sums["window_start"],
+            "window_end": sums["window_end"],
+            "store_id": pa.repeat(pa.scalar(ALL_STORES), sums.num_rows),
+            **{name: sums[f"{name}_sum"].cast(WINDOW_SCHEMA.field(name).type) for name in MEASURES},
+            "updated_at": pa.repeat(pa.scalar(now, TS), sums.num_rows),
+        },
+        schema=WINDOW_SCHEMA,
+    )
+
+
+def _read(files: Files, path: str, schema: pa.Schema) -> pa.Table | None:
+    return read_table(files, path, schema) if files.exists(path) else None
 
 
 def publish_windows(
-    folder: Location,
-    values: Mapping[Key, tuple[int, int, Decimal]],
-    now: dt.datetime,
-    files: Files = LOCAL,
+    folder: Location, updates: pa.Table, now: dt.datetime, files: Files = LOCAL
 ) -> None:
-    """Upsert (transactions, units, net_revenue) per window key into the day files."""
-    _publish(files, folder, "windows", WINDOW_SCHEMA, values, now)
+    """Upsert the stores' new window values (`WINDOW_SCHEMA` rows, no ALL) into the day files,
+    with the ALL row of every changed window recomputed from its stores' rows."""
+    for day, day_updates in sorted(_by_day(updates).items()):
+        path = files.join(folder, f"windows-{day}.parquet")
+        merged = _upsert(_read(files, path, WINDOW_SCHEMA), day_updates, KEY_NAMES)
+        everyone = _all_stores(merged, day_updates, now)
+        merged = _upsert(merged, everyone, KEY_NAMES)
+        ordered = merged.sort_by([(name, "ascending") for name in KEY_NAMES])
+        atomic_write_table(path, ordered, files)
 
 
 def publish_late(
-    folder: Location, counts: Mapping[Key, int], now: dt.datetime, files: Files = LOCAL
+    folder: Location,
+    increments: pa.Table,
+    batch_id: int,
+    now: dt.datetime,
+    files: Files = LOCAL,
 ) -> None:
-    """Upsert cumulative late-event counts per window key into the day files."""
-    values = {key: (count,) for key, count in counts.items()}
-    _publish(files, folder, "late", LATE_SCHEMA, values, now)
+    """Add batch `batch_id`'s late events per window (`window_start`, `window_end`,
+    `store_id`, `late_events`, ALL rows included) to the cumulative counts in the day files.
+
+    A row already marked with this batch (a batch replayed after a crash) is left as is."""
+    for day, day_increments in sorted(_by_day(increments).items()):
+        path = files.join(folder, f"late-{day}.parquet")
+        old = _read(files, path, LATE_SCHEMA)
+        counts = {
+            (r["window_start"], r["window_end"], r["store_id"]): r
+            for r in (old.to_pylist() if old is not None else [])
+        }
+        for row in day_increments.to_pylist():
+            key = (row["window_start"], row["window_end"], row["store_id"])
+            before = counts.get(key)
+            if before is not None and before["batch_id"] >= batch_id:
+                continue
+            total = row["late_events"] + (before["late_events"] if before else 0)
+            counts[key] = {**row, "late_events": total, "batch_id": batch_id, "updated_at": now}
+        rows = [counts[key] for key in sorted(counts)]
+        atomic_write_table(path, pa.Table.from_pylist(rows, schema=LATE_SCHEMA), files)
+
+
+def publish_stores(folder: Location, updates: pa.Table, files: Files = LOCAL) -> pa.Table:
+    """Upsert the stores' clocks and counts (`STORE_SCHEMA`); returns every store's row."""
+    path = files.join(folder, STORES_FILE)
+    merged = _upsert(_read(files, path, STORE_SCHEMA), updates, ("store_id",))
+    merged = merged.sort_by([("store_id", "ascending")])
+    atomic_write_table(path, merged, files)
+    return merged
+
+
+def read_stores(folder: Location, files: Files = LOCAL) -> pa.Table:
+    """Every store's published clock and counts (empty before the first batch)."""
+    table = _read(files, files.join(folder, STORES_FILE), STORE_SCHEMA)
+    return table if table is not None else STORE_SCHEMA.empty_table()
 
 
 def has_parquet(folders: Iterable[Location], files: Files = LOCAL) -> bool:

@@ -21,12 +21,13 @@ from retailpipe.stream.manifest import RunManifest
 from retailpipe.stream.mirror import MirroredFiles, serving_mirror
 from retailpipe.stream.options import StreamOptions, check_checkpoint
 from retailpipe.stream.publish import has_parquet
-from retailpipe.stream.sink import SinkPaths, WindowSink, checked_records
+from retailpipe.stream.query import STATE_STORE_CONF, KnownIds, changed_rows, read_ids
+from retailpipe.stream.sink import SinkPaths, WindowSink
 from retailpipe.stream.source import kafka_stream, wait_for_topic
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("stream", "stream_late", "stream_dead_letter", "checkpoints")
+OUTPUTS = ("stream", "stream_late", "stream_stores", "stream_dead_letter", "checkpoints")
 STOP_GRACE_S = 120.0
 
 
@@ -70,11 +71,19 @@ def reset_outputs(storage: Storage, files: Files = LOCAL) -> None:
 
 def _paths(storage: Storage, files: Files) -> SinkPaths:
     return SinkPaths(
-        state=location(storage, "checkpoints", "sink"),
         windows=location(storage, "stream"),
         late=location(storage, "stream_late"),
+        stores=location(storage, "stream_stores"),
         dead_letter=location(storage, "stream_dead_letter"),
         files=files,
+    )
+
+
+def known_ids(storage: Storage, files: Files) -> KnownIds:
+    """The dimension files' store and product ids, when the files exist."""
+    return KnownIds(
+        stores=read_ids(files, location(storage, "stores"), "store_id"),
+        products=read_ids(files, location(storage, "products"), "product_id"),
     )
 
 
@@ -99,6 +108,12 @@ def prepare(
             f"{paths.windows} holds results of an earlier run but there is no checkpoint to "
             "resume from",
             "pass --reset to delete the old stream outputs, or use another storage root",
+        )
+    if files.is_dir(files.join(checkpoint, "sink")):
+        raise ConfigError(
+            f"the checkpoint in {checkpoint} was written by an earlier retailpipe whose stream "
+            "kept its windows on the driver; this one keeps them in Spark's state store",
+            "pass --reset once to delete the old checkpoint and stream outputs and start over",
         )
     check_checkpoint(checkpoint, options, files)
     return paths
@@ -139,12 +154,15 @@ def start_query(
     sink: WindowSink,
     *,
     available_now: bool,
+    known: KnownIds | None = None,
 ) -> Any:
-    """Start the streaming query (Kafka -> checked records -> foreachBatch sink)."""
+    """Start the streaming query (Kafka -> checks -> stateful step -> foreachBatch sink)."""
+    for key, value in STATE_STORE_CONF.items():
+        spark.conf.set(key, value)
     source: DataFrame = kafka_stream(spark, settings)
     storage = Storage(settings.storage.root)
     writer = (
-        source.transform(checked_records)
+        changed_rows(source, options, known)
         .writeStream.queryName("retailpipe_stream")
         .foreachBatch(sink)
         .option("checkpointLocation", storage.uri("checkpoints"))
@@ -180,9 +198,9 @@ def run_stream(
         },
         files,
     )
-    sink = WindowSink(
-        paths, options.window_us, options.slide_us, options.watermark_us, on_batch=manifest.on_batch
-    )
+    sink = WindowSink(paths, on_batch=manifest.on_batch)
+    manifest.data.update(sink.totals.as_dict())
+    known = known_ids(storage, files)
     log.info(
         "streaming topic %s from %s: window %s, slide %s, watermark %s, %s",
         options.topic,
@@ -195,7 +213,9 @@ def run_stream(
     status = "failed"
     try:
         with _stop_on_signals() as stop:
-            query = start_query(spark, settings, options, sink, available_now=available_now)
+            query = start_query(
+                spark, settings, options, sink, available_now=available_now, known=known
+            )
             while query.isActive:
                 if stop.is_set():
                     _stop_at_boundary(query)

@@ -1,8 +1,14 @@
-"""The foreachBatch sink: one micro-batch of Kafka records -> windows, late counts, dead letters.
+"""The foreachBatch sink: publish what one micro-batch of the stateful step changed.
 
-Each batch is a pure function of (state version N-1, the batch's Kafka offsets, which
-Spark's checkpoint fixes), so a batch replayed after a crash writes the same values again:
-published files are upserts of absolute values, and the state version is written last.
+The windows, de-duplication and lateness run on the executors (processor.py); what reaches
+the driver is small and bounded by the batch's stores and windows, never by its events:
+the changed windows' new values, the late events per window, one clock row per store that
+had events, and the batch's dead letters. The sink writes them for plain Parquet readers.
+
+Replays are harmless. Spark re-runs a batch that crashed before its commit from the same
+offsets and the same state store version, so the processor emits the same rows again:
+window and store rows are absolute values (an upsert of the same value), dead letters go to
+a file named after the batch, and late counts are added once per batch (see publish_late).
 """
 
 from __future__ import annotations
@@ -10,44 +16,41 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from retailpipe.stream.files import LOCAL, Files, Location
-from retailpipe.stream.publish import atomic_write_table, publish_late, publish_windows
-from retailpipe.stream.state import SinkState, WindowValue, load_state, save_state
-from retailpipe.stream.windows import KEY_COLUMNS, Key, window_rows
-from retailpipe.transforms.events import DEAD_LETTER_COLUMNS, checked_events
+from retailpipe.schemas import ALL_STORES
+from retailpipe.stream.files import LOCAL, Files, Location, visible
+from retailpipe.stream.publish import (
+    LATE_SCHEMA,
+    STORE_SCHEMA,
+    TS,
+    WINDOW_SCHEMA,
+    atomic_write_table,
+    publish_late,
+    publish_stores,
+    publish_windows,
+    read_stores,
+)
+from retailpipe.transforms.events import DEAD_LETTER_COLUMNS
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
-EVENT_FIELDS: tuple[str, ...] = (
-    "event_id",
-    "event_us",
-    "store_id",
-    "transaction_id",
-    "quantity",
-    "net_amount",
-    "partition",
-    "offset",
-)
-COLLECTED_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((*EVENT_FIELDS, *DEAD_LETTER_COLUMNS)))
+TOTALS: tuple[str, ...] = ("events", "late_events", "duplicates")
 
 
 @dataclass(frozen=True)
 class SinkPaths:
     """Where the sink writes, and the file system those locations are on."""
 
-    state: Location
     windows: Location
     late: Location
+    stores: Location
     dead_letter: Location
     files: Files = field(default=LOCAL, compare=False)
 
@@ -57,51 +60,59 @@ class BatchReport:
     """What one micro-batch did; logged and recorded in the run manifest."""
 
     batch_id: int
-    input_rows: int
+    output_rows: int
     duration_ms: int
-    watermark: str | None
-    state_rows: int
+    stores: int
+    windows: int
     late_events: int
     dead_letter_events: int
-    duplicates: int
-    replayed: bool = False
-    phases_ms: dict[str, int] = field(default_factory=dict)  # collect, fold, publish, state
-
-    @property
-    def rows_per_s(self) -> float:
-        return round(self.input_rows / max(self.duration_ms / 1000, 1e-3), 1)
+    phases_ms: dict[str, int] = field(default_factory=dict)  # collect, publish
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "batch_id": self.batch_id,
-            "input_rows": self.input_rows,
-            "rows_per_s": self.rows_per_s,
+            "output_rows": self.output_rows,
             "duration_ms": self.duration_ms,
-            "watermark": self.watermark,
-            "state_rows": self.state_rows,
+            "stores": self.stores,
+            "windows": self.windows,
             "late_events": self.late_events,
             "dead_letter_events": self.dead_letter_events,
-            "duplicates": self.duplicates,
             **{f"{phase}_ms": ms for phase, ms in self.phases_ms.items()},
         }
 
 
 @dataclass
-class Fold:
-    """One batch folded into the state: counts, and the new values of what changed."""
+class StreamTotals:
+    """The stream's cumulative figures across runs of one checkpoint, and its watermarks."""
 
     events: int = 0
     late_events: int = 0
     duplicates: int = 0
-    windows: dict[Key, tuple[int, int, Decimal]] = field(default_factory=dict)
-    late: dict[Key, int] = field(default_factory=dict)  # cumulative late events
+    dead_letter_events: int = 0
+    stores: int = 0
+    watermark: str | None = None  # the lowest store watermark: ALL windows before it are final
+    max_watermark: str | None = None  # the most advanced store's
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
-def iso_us(us: int | None) -> str | None:
-    if us is None:
-        return None
-    moment = dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=us)
-    return moment.isoformat().replace("+00:00", "Z")
+def iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def totals_of(stores: pa.Table, dead_letter_events: int) -> StreamTotals:
+    """Sum the stores' published counts; the lowest and highest store watermark."""
+    if not stores.num_rows:
+        return StreamTotals(dead_letter_events=dead_letter_events)
+    sums = {name: int(pc.sum(stores[name]).as_py() or 0) for name in TOTALS}
+    return StreamTotals(
+        **sums,
+        dead_letter_events=dead_letter_events,
+        stores=stores.num_rows,
+        watermark=iso(pc.min(stores["watermark"]).as_py()),
+        max_watermark=iso(pc.max(stores["watermark"]).as_py()),
+    )
 
 
 class PhaseClock:
@@ -118,181 +129,161 @@ class PhaseClock:
         self._last = now
 
 
+def _us(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column.cast(pa.int64()).cast(TS)
+
+
+def _kind(table: pa.Table, kind: str) -> pa.Table:
+    return table.filter(pc.equal(table["kind"], kind))
+
+
+def window_updates(windows: pa.Table, now: dt.datetime) -> pa.Table:
+    """The processor's window rows as `WINDOW_SCHEMA` rows (net cents -> DECIMAL(18,2))."""
+    cents = windows["net_cents"].cast(pa.decimal128(20, 0))
+    revenue = pc.divide(cents, pa.scalar(100, pa.decimal128(3, 0)))
+    return pa.table(
+        {
+            "window_start": _us(windows["window_start_us"]),
+            "window_end": _us(windows["window_end_us"]),
+            "store_id": windows["store_id"],
+            "transactions": windows["transactions"],
+            "units": windows["units"],
+            "net_revenue": revenue.cast(pa.decimal128(18, 2)),
+            "updated_at": pa.repeat(pa.scalar(now, TS), windows.num_rows),
+        },
+        schema=WINDOW_SCHEMA,
+    )
+
+
+def late_increments(late: pa.Table, now: dt.datetime) -> pa.Table:
+    """The processor's late rows per store, plus their sums per window as ALL rows."""
+    stores = pa.table(
+        {
+            "window_start": _us(late["window_start_us"]),
+            "window_end": _us(late["window_end_us"]),
+            "store_id": late["store_id"],
+            "late_events": late["late_events"],
+        }
+    )
+    everyone = stores.group_by(["window_start", "window_end"]).aggregate([("late_events", "sum")])
+    everyone = pa.table(
+        {
+            "window_start": everyone["window_start"],
+            "window_end": everyone["window_end"],
+            "store_id": pa.repeat(pa.scalar(ALL_STORES), everyone.num_rows),
+            "late_events": everyone["late_events_sum"],
+        }
+    )
+    rows = pa.concat_tables([stores, everyone])
+    return (
+        rows.append_column("batch_id", pa.repeat(pa.scalar(-1), rows.num_rows))
+        .append_column("updated_at", pa.repeat(pa.scalar(now, TS), rows.num_rows))
+        .cast(LATE_SCHEMA)
+    )
+
+
+def store_updates(clocks: pa.Table, now: dt.datetime) -> pa.Table:
+    return pa.table(
+        {
+            "store_id": clocks["store_id"],
+            "watermark": _us(clocks["watermark_us"]),
+            "max_event_time": _us(clocks["max_event_us"]),
+            **{name: clocks[name] for name in TOTALS},
+            "updated_at": pa.repeat(pa.scalar(now, TS), clocks.num_rows),
+        },
+        schema=STORE_SCHEMA,
+    )
+
+
+def dead_letter_count(folder: Location, files: Files = LOCAL) -> int:
+    """Dead letters published so far (rows in the batch files; read from their footers)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for name in files.names(folder):
+        if name.endswith(".parquet") and visible(name):
+            data = files.read_bytes(files.join(folder, name))
+            total += pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+    return total
+
+
 class WindowSink:
-    """Callable for `DataStreamWriter.foreachBatch`."""
+    """Callable for `DataStreamWriter.foreachBatch` on the processor's output."""
 
     def __init__(
         self,
         paths: SinkPaths,
-        window_us: int,
-        slide_us: int,
-        watermark_us: int,
-        on_batch: Callable[[BatchReport, SinkState], None] | None = None,
+        on_batch: Callable[[BatchReport, StreamTotals], None] | None = None,
     ) -> None:
-        self.paths, self.delay_us = paths, watermark_us
-        self.window_us, self.slide_us = window_us, slide_us
-        self.on_batch = on_batch
-        self.files = paths.files
-        self.state = load_state(paths.state, files=self.files)
+        self.paths, self.files, self.on_batch = paths, paths.files, on_batch
+        self.dead_letters = dead_letter_count(paths.dead_letter, self.files)
+        self.totals = totals_of(read_stores(paths.stores, self.files), self.dead_letters)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        """Apply micro-batch `batch_id`, a batch of `checked_records(kafka records)`."""
+        """Publish micro-batch `batch_id`: rows of `processor.OUTPUT_SCHEMA`."""
         started = time.monotonic()
-        if batch_id <= self.state.batch_id:
-            # Applied before a crash that came ahead of Spark's own commit: nothing to redo.
-            self._report(batch_id, started, 0, replayed=True)
-            return
-        try:
-            self._process(batch, batch_id, started)
-        except BaseException:
-            # Drop half-applied in-memory changes.
-            self.state = load_state(self.paths.state, files=self.files)
-            raise
-
-    def _process(self, batch: DataFrame, batch_id: int, started: float) -> None:
         clock = PhaseClock()
-        # One Spark job per batch, reading the Kafka batch once (see `checked_events`).
+        # The one Spark job of the batch: Kafka read, checks, the stateful step, and only
+        # the changed rows back to the driver.
         table = batch.toArrow()
         clock.lap("collect")
-        is_dead = pc.is_valid(table["reason"])
-        dead = table.filter(is_dead)
-        events = (
-            table.filter(pc.invert(is_dead))
-            .sort_by([("partition", "ascending"), ("offset", "ascending")])
-            .select(list(EVENT_FIELDS))
-        )
-        fold = self._apply(batch_id, events)
-        clock.lap("fold")
-        self._publish(batch_id, dead, fold)
-        clock.lap("publish")
-        totals = self.state.totals
-        totals["events"] += fold.events
-        totals["late_events"] += fold.late_events
-        totals["dead_letter_events"] += dead.num_rows
-        totals["duplicates"] += fold.duplicates
-        save_state(self.paths.state, self.state, self.files)
-        clock.lap("state")
-        self._report(
-            batch_id,
-            started,
-            table.num_rows,
-            late=fold.late_events,
-            dead=dead.num_rows,
-            dups=fold.duplicates,
-            phases_ms=clock.ms,
-        )
-
-    def _apply(self, batch_id: int, events: pa.Table) -> Fold:
-        """Fold the batch's valid events (in Kafka order) into the state; returns what changed."""
-        state, mark = self.state, self.state.watermark_us
-        fold = Fold()
-        late_rows: list[int] = []
-        fresh_rows: list[int] = []
-        ids, times = events["event_id"].to_pylist(), events["event_us"].to_pylist()
-        for row, (event_id, event_us) in enumerate(zip(ids, times, strict=True)):
-            if mark is not None and event_us < mark:  # behind the watermark: late
-                late_rows.append(row)
-            elif event_id in state.seen:  # seen in an earlier batch or earlier in this one
-                fold.duplicates += 1
-            else:
-                state.seen[event_id] = event_us
-                fresh_rows.append(row)
-        fold.events, fold.late_events = len(fresh_rows), len(late_rows)
-        fresh = events.take(pa.array(fresh_rows, pa.int64()))
-        late = events.take(pa.array(late_rows, pa.int64()))
-        sums = [("transaction_id", "distinct"), ("quantity", "sum"), ("net_amount", "sum")]
-        for start, end, store, receipts, units, revenue in self._per_window(fresh, sums):
-            value = state.windows.setdefault((start, end, store), WindowValue())
-            value.add(receipts, units, revenue)
-            fold.windows[(start, end, store)] = value.published()
-        for start, end, store, count in self._per_window(late, [("event_id", "count")]):
-            key = (start, end, store)
-            state.late[key] = fold.late[key] = state.late.get(key, 0) + count
-        state.batch_id = batch_id
-        # After reading the published values: the watermark evicts the windows it closes.
-        max_us = max((times[row] for row in fresh_rows), default=None)
-        state.advance_watermark(max_us, self.delay_us)
-        return fold
-
-    def _per_window(
-        self, events: pa.Table, aggregations: list[tuple[str, str]]
-    ) -> Iterator[tuple[Any, ...]]:
-        """(window start, end, store_id, *aggregates) for each key the events count towards."""
-        if not events.num_rows:
-            return iter(())
-        table = (
-            window_rows(events, self.window_us, self.slide_us)
-            .group_by(list(KEY_COLUMNS))
-            .aggregate(aggregations)
-        )
-        names = [*KEY_COLUMNS, *(f"{column}_{function}" for column, function in aggregations)]
-        return zip(*(table[name].to_pylist() for name in names), strict=True)
-
-    def _publish(self, batch_id: int, dead: pa.Table, fold: Fold) -> None:
-        """Dead letters, changed windows and late counts, each file replaced atomically."""
-        if dead.num_rows:
-            dead_letters = dead.select(list(DEAD_LETTER_COLUMNS)).append_column(
-                "batch_id", pa.array([batch_id] * dead.num_rows, pa.int64())
-            )
-            path = self.files.join(self.paths.dead_letter, f"batch-{batch_id:012d}.parquet")
-            atomic_write_table(path, dead_letters, self.files)
         now = dt.datetime.now(UTC)
-        publish_windows(self.paths.windows, fold.windows, now, self.files)
-        if fold.late:
-            publish_late(self.paths.late, fold.late, now, self.files)
-
-    def _report(
-        self,
-        batch_id: int,
-        started: float,
-        rows: int,
-        *,
-        late: int = 0,
-        dead: int = 0,
-        dups: int = 0,
-        replayed: bool = False,
-        phases_ms: dict[str, int] | None = None,
-    ) -> None:
+        dead = _kind(table, "dead")
+        windows, late = _kind(table, "window"), _kind(table, "late")
+        clocks = _kind(table, "store")
+        self._publish_dead(batch_id, dead)
+        if windows.num_rows:
+            publish_windows(self.paths.windows, window_updates(windows, now), now, self.files)
+        late_events = int(pc.sum(late["late_events"]).as_py() or 0)
+        if late.num_rows:
+            increments = late_increments(late, now)
+            publish_late(self.paths.late, increments, batch_id, now, self.files)
+        stores = read_stores(self.paths.stores, self.files)
+        if clocks.num_rows:
+            stores = publish_stores(self.paths.stores, store_updates(clocks, now), self.files)
+        self.totals = totals_of(stores, self.dead_letters)
+        clock.lap("publish")
         report = BatchReport(
             batch_id=batch_id,
-            input_rows=rows,
+            output_rows=table.num_rows,
             duration_ms=int((time.monotonic() - started) * 1000),
-            watermark=iso_us(self.state.watermark_us),
-            state_rows=self.state.state_rows(),
-            late_events=late,
-            dead_letter_events=dead,
-            duplicates=dups,
-            replayed=replayed,
-            phases_ms=phases_ms or {},
+            stores=clocks.num_rows,
+            windows=windows.num_rows,
+            late_events=late_events,
+            dead_letter_events=dead.num_rows,
+            phases_ms=clock.ms,
         )
-        log.info(
-            "batch %d: %d rows in %.2f s (%.0f rows/s), watermark %s, state rows %d, "
-            "late %d, dead letters %d, duplicates %d%s%s",
-            batch_id,
-            rows,
-            report.duration_ms / 1000,
-            report.rows_per_s,
-            report.watermark,
-            report.state_rows,
-            late,
-            dead,
-            dups,
-            " (already applied)" if replayed else "",
-            "".join(f", {phase} {ms} ms" for phase, ms in report.phases_ms.items()),
-        )
+        self._log(report)
         if self.on_batch is not None:
-            self.on_batch(report, self.state)
+            self.on_batch(report, self.totals)
 
+    def _publish_dead(self, batch_id: int, dead: pa.Table) -> None:
+        """The batch's dead letters in `batch-<id>.parquet` (a replay rewrites the same file)."""
+        if not dead.num_rows:
+            return
+        path = self.files.join(self.paths.dead_letter, f"batch-{batch_id:012d}.parquet")
+        if not self.files.exists(path):
+            self.dead_letters += dead.num_rows
+        stamps = dead["kafka_timestamp_us"].cast(pa.int64()).cast(TS)
+        letters = dead.set_column(
+            dead.schema.get_field_index("kafka_timestamp_us"), "kafka_timestamp", stamps
+        )
+        letters = letters.select(list(DEAD_LETTER_COLUMNS)).append_column(
+            "batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), dead.num_rows)
+        )
+        atomic_write_table(path, letters, self.files)
 
-def checked_records(kafka: DataFrame) -> DataFrame:
-    """What the sink collects from each micro-batch: every record once, checked.
-
-    `run.start_query` applies it to the streaming DataFrame once, before `foreachBatch`,
-    so no batch pays for building this plan through py4j again (about as long as running
-    it on a batch of a few thousand records).
-    """
-    return (
-        checked_events(kafka)
-        .withColumn("event_us", F.unix_micros("event_ts"))
-        .select(*COLLECTED_COLUMNS)
-    )
+    def _log(self, report: BatchReport) -> None:
+        log.info(
+            "batch %d: %d store(s), %d window(s) changed, late %d, dead letters %d in %.2f s "
+            "(%s); watermark %s, events %d",
+            report.batch_id,
+            report.stores,
+            report.windows,
+            report.late_events,
+            report.dead_letter_events,
+            report.duration_ms / 1000,
+            ", ".join(f"{phase} {ms} ms" for phase, ms in report.phases_ms.items()),
+            self.totals.watermark,
+            self.totals.events,
+        )

@@ -33,6 +33,21 @@ REASONS: tuple[str, ...] = (
     "negative_price",
     "zero_quantity",
     "discount_out_of_range",
+    "field_too_long",
+    "unknown_store",
+    "unknown_product",
+)
+# Text fields longer than this are dead letters: no till writes a 200-character id, and a
+# huge one would otherwise become a key of the stream's state.
+MAX_FIELD_CHARS = 200
+TEXT_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "transaction_id",
+    "store_id",
+    "product_id",
+    "category",
+    "payment_method",
+    "customer_id",
 )
 VALID_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -73,7 +88,7 @@ def _typed(j: Column) -> list[Column]:
     ]
 
 
-def _reason(j: Column) -> tuple[Column, Column]:
+def _reason(j: Column, stores: bool, products: bool) -> tuple[Column, Column]:
     """The first failing check as (reason, detail); NULL reason for a valid event."""
     missing = [
         F.when(j[name].isNull() | (F.trim(j[name]) == ""), F.lit(name)) for name in REQUIRED_FIELDS
@@ -88,6 +103,9 @@ def _reason(j: Column) -> tuple[Column, Column]:
         F.when(F.col("discount_dec").isNull(), F.lit("discount_pct")),
     )
     discount_ok = (F.col("discount_dec") >= 0) & (F.col("discount_dec") < 1)
+    too_long = F.concat_ws(
+        ",", *(F.when(F.length(j[name]) > MAX_FIELD_CHARS, F.lit(name)) for name in TEXT_FIELDS)
+    )
     checks: list[tuple[Column, str, Column]] = [
         (F.col("is_object").isNull(), "malformed_json", F.lit("value is not a JSON object")),
         (missing_list != "", "missing_field", missing_list),
@@ -97,7 +115,12 @@ def _reason(j: Column) -> tuple[Column, Column]:
         (F.col("unit_price_dec") < 0, "negative_price", j["unit_price"]),
         (F.col("quantity_int") == 0, "zero_quantity", j["quantity"]),
         (~discount_ok, "discount_out_of_range", j["discount_pct"]),
+        (too_long != "", "field_too_long", F.concat(too_long, F.lit(f" over {MAX_FIELD_CHARS}"))),
     ]
+    if stores:
+        checks.append((F.col("known_store").isNull(), "unknown_store", j["store_id"]))
+    if products:
+        checks.append((F.col("known_product").isNull(), "unknown_product", j["product_id"]))
     reason = F.lit(None).cast("string")
     detail = F.lit(None).cast("string")
     for condition, code, text in reversed(checks):
@@ -106,9 +129,21 @@ def _reason(j: Column) -> tuple[Column, Column]:
     return reason, detail
 
 
-def parse_events(kafka: DataFrame) -> DataFrame:
+def _known(rows: DataFrame, ids: DataFrame | None, field: str, alias: str) -> DataFrame:
+    """`rows` with `alias` = the id when `ids` (one column) has `j.<field>`, else NULL."""
+    if ids is None:
+        return rows
+    known = F.broadcast(ids.select(F.col(ids.columns[0]).alias(alias)).distinct())
+    return rows.join(known, F.col("j")[field] == F.col(alias), "left")
+
+
+def parse_events(
+    kafka: DataFrame, stores: DataFrame | None = None, products: DataFrame | None = None
+) -> DataFrame:
     """Parse Kafka records (value, topic, partition, offset, timestamp) into checked events.
 
+    `stores` / `products`: the known ids (one column each), when the dimension files exist;
+    an event naming another is a dead letter, as batch quarantines it.
     Output: the raw text, Kafka coordinates, the typed fields, and `reason`/`detail`
     (NULL for a valid event).
     """
@@ -125,12 +160,17 @@ def parse_events(kafka: DataFrame) -> DataFrame:
             "is_object"
         ),
     )
+    parsed = _known(
+        _known(parsed, stores, "store_id", "known_store"), products, "product_id", "known_product"
+    )
     typed = parsed.select("*", *_typed(F.col("j")))
-    reason, detail = _reason(F.col("j"))
+    reason, detail = _reason(F.col("j"), stores is not None, products is not None)
     return typed.withColumn("reason", reason).withColumn("detail", detail)
 
 
-def checked_events(kafka: DataFrame) -> DataFrame:
+def checked_events(
+    kafka: DataFrame, stores: DataFrame | None = None, products: DataFrame | None = None
+) -> DataFrame:
     """Every Kafka record once, checked: `reason`/`detail`/`value` for a dead letter, the
     typed fields and money amounts (`VALID_COLUMNS`, NULL on a dead letter) for a valid event.
 
@@ -140,7 +180,7 @@ def checked_events(kafka: DataFrame) -> DataFrame:
     pushes a filter on `reason` below the parse, where it becomes one `from_json` per
     field it checks (a dozen JSON parses of every record).
     """
-    checked = parse_events(kafka)
+    checked = parse_events(kafka, stores, products)
     is_valid = F.col("reason").isNull()
     j = F.col("j")
 
