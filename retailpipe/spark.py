@@ -128,9 +128,6 @@ def base_conf(
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.ui.enabled": "false",
-        # Python workers (the stream's stateful step) run this interpreter, with its packages,
-        # not whatever `python3` is first on the PATH.
-        "spark.pyspark.python": sys.executable,
         "spark.ui.showConsoleProgress": "false",
         # Decimal overflow must fail loudly, never turn money into NULL.
         "spark.sql.ansi.enabled": "true",
@@ -177,6 +174,10 @@ def create_session(
     except ImportError as exc:  # pragma: no cover - pyspark is a hard dependency
         raise ServiceError("PySpark is not installed", "run `make install`") from exc
 
+    # Python workers (the stream's stateful step) run this interpreter, with retailpipe's
+    # packages, not whatever `python3` is first on the PATH (PySpark's default). On a
+    # cluster the workers need the same path, or PYSPARK_PYTHON set to their own.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     merged = (
         base_conf(settings, app_name, input_bytes=input_bytes) | settings.spark.conf | (conf or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from retailpipe.settings import Settings, load_settings
 # Stage-specific fixtures live in plugin modules so each stays with its own stage.
 pytest_plugins = ["tests.fixtures.services", "tests.fixtures.hdfs"]
 
-os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+# Spark's Python workers run this interpreter (with the project's packages), as in the CLI.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
 def test_settings(root: Path, **overrides: object) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -78,3 +79,42 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 def cli() -> list[str]:
     return [str(Path(sys.executable).with_name("retailpipe"))]
+
+
+def topic_messages(settings: Settings) -> dict[tuple[int, int], bytes]:
+    """Every message of the settings' topic as {(partition, offset): value}, read back."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": f"test-reader-{os.getpid()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        topic = settings.kafka.topic
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        messages: dict[tuple[int, int], bytes] = {}
+        while len(messages) < sum(ends.values()):
+            msg = consumer.poll(5)
+            assert msg is not None, "the topic ended before its high watermarks"
+            assert msg.error() is None, msg.error()
+            messages[(msg.partition(), msg.offset())] = msg.value()
+        return messages
+    finally:
+        consumer.close()
+
+
+def batch_offsets(checkpoint: Path, topic: str) -> list[dict[int, int]]:
+    """Spark's offsets log: for each batch id in order, the end offset of every partition."""
+    folder = checkpoint / "offsets"
+    ids = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+    assert ids == list(range(len(ids))), ids
+    ends = []
+    for batch_id in ids:
+        offsets = json.loads((folder / str(batch_id)).read_text().splitlines()[2])[topic]
+        ends.append({int(p): int(o) for p, o in offsets.items()})
+    return ends

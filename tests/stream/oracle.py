@@ -9,7 +9,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -157,3 +157,83 @@ def read_late(folder: Path) -> dict[Key, int]:
         return {}
     rows = ds.dataset(str(folder), format="parquet").to_table().to_pylist()
     return {(r["window_start"], r["window_end"], r["store_id"]): r["late_events"] for r in rows}
+
+
+def json_event(
+    store: str, when: str, receipt: str, quantity: int = 1, price: str = "2.50"
+) -> bytes:
+    """A hand-written one-line receipt as the JSON event `replay` would send."""
+    row = {
+        "transaction_id": receipt,
+        "line_no": "1",
+        "timestamp": when,
+        "store_id": store,
+        "product_id": "P1",
+        "category": "toys",
+        "quantity": str(quantity),
+        "unit_price": price,
+        "discount_pct": "0.00",
+        "payment_method": "card",
+        "customer_id": "",
+    }
+    return json.dumps(row_event(row)).encode()
+
+
+def duplicate_rows(rows: list[dict[str, str]]) -> int:
+    """Valid rows whose (transaction_id, line_no) came before: what de-duplication drops."""
+    seen: set[tuple[str, str]] = set()
+    repeats = 0
+    for row in rows:
+        if _valid_line(row) is None:
+            continue
+        key = (row["transaction_id"], row["line_no"])
+        repeats += key in seen
+        seen.add(key)
+    return repeats
+
+
+def replay_batches(
+    messages: dict[tuple[int, int], bytes],
+    ends: list[dict[int, int]],
+    delay_s: int,
+    per_store: bool = True,
+    window_s: int = 3600,
+    slide_s: int = 300,
+) -> tuple[dict[Key, tuple[int, int, Decimal]], Counter[Key]]:
+    """Windows and late counts of the stream's rules, batch by batch, from the topic's
+    messages and Spark's offsets log (which says what each batch read).
+
+    An event is late when it is older than the watermark the earlier batches left: the
+    latest on-time event time seen for its store (or, with per_store=False, for any store:
+    one global watermark) minus the delay. Late events are counted per window (store and
+    ALL); the rest, de-duplicated by event id, make the windows."""
+    latest: dict[str, dt.datetime] = {}
+    counted: list[dict[str, str]] = []
+    late: Counter[Key] = Counter()
+    start = {p: 0 for p in ends[0]} if ends else {}
+    for end in ends:
+        batch = [messages[(p, o)] for p in sorted(end) for o in range(start.get(p, 0), end[p])]
+        start = end
+        seen_now: dict[str, dt.datetime] = {}
+        for value in batch:
+            try:
+                event = json.loads(value)
+                row = {k: "" if v is None else str(v) for k, v in event.items()}
+            except (ValueError, AttributeError):
+                continue
+            line = _valid_line(row)
+            if line is None:
+                continue
+            when, store = line[0], line[1]
+            clock = store if per_store else ""
+            mark = latest.get(clock)
+            if mark is not None and when < mark - dt.timedelta(seconds=delay_s):
+                for begin, finish in windows_of(when, window_s, slide_s):
+                    late[(begin, finish, store)] += 1
+                    late[(begin, finish, "ALL")] += 1
+                continue
+            counted.append(row)
+            seen_now[clock] = max(when, seen_now.get(clock, when))
+        for clock, when in seen_now.items():
+            latest[clock] = max(when, latest.get(clock, when))
+    return oracle_from_rows(counted, window_s, slide_s), late

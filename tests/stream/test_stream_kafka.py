@@ -18,8 +18,17 @@ from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
 from retailpipe.stream.run import run_stream
 from tests.stream.kafka_helpers import new_topic, produce, stream_settings
-from tests.stream.oracle import csv_rows, oracle_from_rows, read_late, read_windows, windows_of
-from tests.stream.test_sink import _event
+from tests.stream.oracle import (
+    csv_rows,
+    duplicate_rows,
+    json_event,
+    oracle_from_rows,
+    read_late,
+    read_windows,
+    windows_of,
+)
+
+_event = json_event
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +59,12 @@ def test_replayed_day_matches_the_oracle_to_the_cent(spark, kafka_broker, tmp_pa
     _windows_equal(tmp_path / "stream", oracle_from_rows(csv_rows(tmp_path / "raw")))
     manifest = json.loads(Path(result.manifest).read_text())
     assert manifest["status"] == "stopped" and manifest["batches"]
-    assert {
-        "batch_id",
-        "input_rows",
-        "rows_per_s",
-        "duration_ms",
-        "watermark",
-        "state_rows",
-    } <= set(manifest["batches"][-1])
-    duplicates = json.loads((tmp_path / "raw" / "_manifest.json").read_text())
-    assert manifest["duplicates"] == duplicates["totals"]["defects"]["duplicate"]
+    assert {"batch_id", "duration_ms", "stores", "windows", "collect_ms"} <= set(
+        manifest["batches"][-1]
+    )
+    rows = csv_rows(tmp_path / "raw")
+    assert manifest["duplicates"] == duplicate_rows(rows) > 0
+    assert manifest["stores"] == 4 and manifest["watermark"] <= manifest["max_watermark"]
 
 
 def test_malformed_messages_go_to_the_dead_letter(spark, kafka_broker, tmp_path) -> None:
