@@ -25,8 +25,10 @@ Parts (`--part`, default all; a scratch Kafka broker on free ports serves them a
    the run manifest's creation, i.e. Spark up and query about to start, to the last event
    counted). Goal: continuous >= 0.7 x available-now.
 3. freshness: events are produced at 1,000 events/s (in half-second ticks, each tick under
-   its own store id) for 120 s (`--quick` 45 s) while the stream runs with a 1 s trigger; a
-   plain pyarrow reader polls stream/ and notes when each tick's store first appears.
+   its own store id) while the stream runs with a 1 s trigger; a plain pyarrow reader polls
+   stream/ every 0.1 s and notes when each tick's store first appears. The first 30 s of
+   ticks (`--quick` 20 s) are a warm-up, reported apart (the first batches of a cold JVM and
+   Python workers take seconds each); the figures are over the 120 s (`--quick` 45 s) after.
    Goal: p95 <= trigger + 2 s.
 
 The last line printed is one JSON object with every figure (`BENCH_STREAM_JSON {...}`).
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -592,7 +595,9 @@ def _produce_ticks(
     producer.flush(30)
 
 
-def freshness(settings: Settings, tmp: Path, logs: Path, seconds: float) -> dict[str, Any]:
+def freshness(
+    settings: Settings, tmp: Path, logs: Path, seconds: float, warmup_s: float
+) -> dict[str, Any]:
     import pyarrow.dataset as ds
 
     topic = "bench.fresh"
@@ -629,10 +634,11 @@ def freshness(settings: Settings, tmp: Path, logs: Path, seconds: float) -> dict
                 )
             time.sleep(0.2)
         producer = threading.Thread(
-            target=_produce_ticks, args=(settings, topic, seconds, sent, stop)
+            target=_produce_ticks, args=(settings, topic, warmup_s + seconds, sent, stop)
         )
+        produced_from = time.monotonic()
         producer.start()
-        deadline = time.monotonic() + seconds + 4 * FRESH_TRIGGER_S + 60
+        deadline = time.monotonic() + warmup_s + seconds + 4 * FRESH_TRIGGER_S + 60
         while time.monotonic() < deadline:
             folder = root / "stream"
             if folder.is_dir() and any(folder.glob("*.parquet")):
@@ -654,31 +660,54 @@ def freshness(settings: Settings, tmp: Path, logs: Path, seconds: float) -> dict
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=300)
         log.close()
-    delays = sorted(seen[s] - sent[s] for s in sent if s in seen)
-    missing = len(sent) - len(delays)
     goal = FRESH_TRIGGER_S + FRESH_SLACK_S
-    if not delays:
-        print("freshness: nothing became visible")
-        return {"ticks": 0, "missing": missing, "goal_s": goal, "ok": False}
-    p95 = delays[min(len(delays) - 1, int(0.95 * len(delays)))]
-    p50 = statistics.median(delays)
-    print(
-        f"\nfreshness over {len(delays)} ticks ({PACE_EVENTS_PER_S} events/s, trigger "
-        f"{FRESH_TRIGGER_S} s): p50 {p50:.1f} s, p95 {p95:.1f} s, "
-        f"max {delays[-1]:.1f} s; goal p95 <= {goal} s "
-        f"({p95 / goal:.2f}x of the goal)" + (f", {missing} never seen" if missing else ""),
-        flush=True,
-    )
-    return {
-        "ticks": len(delays),
+    measured = {s: t for s, t in sent.items() if t >= produced_from + warmup_s}
+    warm = _delays(sent.keys() - measured.keys(), sent, seen)
+    figures = {
         "events_per_s": PACE_EVENTS_PER_S,
         "trigger_s": FRESH_TRIGGER_S,
-        "p50_s": round(p50, 2),
-        "p95_s": round(p95, 2),
+        "warmup_s": warmup_s,
+        "goal_s": goal,
+        **_delays(measured, sent, seen),
+        "warmup": warm,
+    }
+    figures["ok"] = bool(figures["ticks"]) and figures["p95_s"] <= goal and not figures["missing"]
+    if not figures["ticks"]:
+        print("freshness: nothing became visible")
+        return figures
+    p95 = figures["p95_s"]
+    print(
+        f"\nfreshness over {figures['ticks']} ticks after a {warmup_s:.0f} s warm-up "
+        f"({PACE_EVENTS_PER_S} events/s, trigger {FRESH_TRIGGER_S} s): p50 "
+        f"{figures['p50_s']:.1f} s, p95 {p95:.1f} s, max {figures['max_s']:.1f} s; goal p95 <= "
+        f"{goal} s ({p95 / goal:.2f}x of the goal)"
+        + (f", {figures['missing']} never seen" if figures["missing"] else ""),
+        flush=True,
+    )
+    if warm["ticks"]:
+        print(
+            f"  warm-up ticks ({warm['ticks']}, Spark and its Python workers cold): p50 "
+            f"{warm['p50_s']:.1f} s, p95 {warm['p95_s']:.1f} s, max {warm['max_s']:.1f} s",
+            flush=True,
+        )
+    return figures
+
+
+def _delays(
+    stores: Iterable[str], sent: dict[str, float], seen: dict[str, float]
+) -> dict[str, Any]:
+    """Seconds from a tick's send to its store's first sight: count, p50, p95, max."""
+    chosen = list(stores)
+    delays = sorted(seen[s] - sent[s] for s in chosen if s in seen)
+    missing = len(chosen) - len(delays)
+    if not delays:
+        return {"ticks": 0, "missing": missing}
+    return {
+        "ticks": len(delays),
+        "p50_s": round(statistics.median(delays), 2),
+        "p95_s": round(delays[min(len(delays) - 1, int(0.95 * len(delays)))], 2),
         "max_s": round(delays[-1], 2),
         "missing": missing,
-        "goal_s": goal,
-        "ok": p95 <= goal and not missing,
     }
 
 
@@ -719,7 +748,7 @@ def main() -> int:
     quick = args.quick or bool(os.environ.get("RETAILPIPE_BENCH_QUICK"))
     args.events = args.events or list(QUICK_SIZES if quick else DEFAULT_SIZES)
     args.repeat = max(1, args.repeat)
-    days, rows, fresh_s = (1, 4000, 45.0) if quick else (2, 10_000, 120.0)
+    days, rows, fresh_s, warmup_s = (1, 4000, 45.0, 20.0) if quick else (2, 10_000, 120.0, 30.0)
     parts = ("sizes", "continuous", "freshness") if args.part == "all" else (args.part,)
     print(
         f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; settings: local[2], "
@@ -740,7 +769,7 @@ def main() -> int:
             if "continuous" in parts:
                 results["continuous"] = throughput(settings, tmp, logs, days, rows)
             if "freshness" in parts:
-                results["freshness"] = freshness(settings, tmp, logs, fresh_s)
+                results["freshness"] = freshness(settings, tmp, logs, fresh_s, warmup_s)
         finally:
             kafka_broker.stop(settings)
             if args.keep_logs:

@@ -47,7 +47,7 @@ _OFFSETS = typer.Option(
     None, "--starting-offsets", help="earliest|latest, for a new checkpoint (default: earliest)."
 )
 _MAX_OFFSETS = typer.Option(
-    None, "--max-offsets-per-trigger", help="Cap on events per micro-batch (default: none)."
+    None, "--max-offsets-per-trigger", help="Cap on events per micro-batch (default: 200000)."
 )
 _ROOT = typer.Option(None, "--storage-root", help="Storage root (default: storage.root).")
 _RESET = typer.Option(False, "--reset", help="Delete the checkpoint and stream outputs first.")

@@ -55,9 +55,10 @@ def _master_state(web_port: int) -> dict[str, Any]:
 
 
 @contextmanager
-def standalone_cluster(workdir: Path) -> Iterator[tuple[str, int]]:
-    """A master and one worker (1 core, 1 GiB) from PySpark's own jars; yields (url, web port)."""
-    port, web, worker_web = free_port(), free_port(), free_port()
+def standalone_cluster(workdir: Path, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """A master and `workers` workers (1 core, 1 GiB each) from PySpark's own jars; yields
+    (url, web port)."""
+    port, web = free_port(), free_port()
     classpath = str(_spark_home() / "jars" / "*")
     java = [str(java_executable()), "-Xmx256m", "-cp", classpath]
     url = f"spark://127.0.0.1:{port}"
@@ -73,7 +74,9 @@ def standalone_cluster(workdir: Path) -> Iterator[tuple[str, int]]:
             "--webui-port",
             str(web),
         ],
-        "worker": [
+    }
+    for n in range(workers):
+        commands[f"worker{n or ''}"] = [
             *java,
             "org.apache.spark.deploy.worker.Worker",
             "--host",
@@ -83,12 +86,11 @@ def standalone_cluster(workdir: Path) -> Iterator[tuple[str, int]]:
             "--memory",
             "1g",
             "--webui-port",
-            str(worker_web),
+            str(free_port()),
             "--work-dir",
             str(workdir / "work"),
             url,
-        ],
-    }
+        ]
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
@@ -108,12 +110,12 @@ def standalone_cluster(workdir: Path) -> Iterator[tuple[str, int]]:
                     log_text = (workdir / f"{name}.log").read_text(errors="replace")
                     pytest.fail(f"Spark {name} exited: {log_text[-2000:]}")
             try:
-                if _master_state(web)["aliveworkers"] >= 1:
+                if _master_state(web)["aliveworkers"] >= workers:
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"no Spark worker registered within {START_TIMEOUT_S:.0f} s")
+                pytest.fail(f"{workers} Spark worker(s) not registered in {START_TIMEOUT_S:.0f} s")
             time.sleep(1)
         yield url, web
     finally:
@@ -203,3 +205,56 @@ def test_batch_on_a_standalone_cluster_equals_local_mode(spark: Any, tmp_path: P
         assert _table(on_cluster, name) == _table(in_local, name), name
     # And both equal the independent oracle, not just each other.
     assert daily_rows(_table(on_cluster, "daily_sales")) == daily_oracle(on_cluster.path("raw"))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_stream_on_a_two_worker_cluster_keeps_its_state_on_the_executors(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    from retailpipe.replay.run import ReplayOptions, load_and_replay
+    from tests.stream.kafka_helpers import new_topic, stream_settings
+    from tests.stream.oracle import csv_rows, oracle_from_rows, read_windows
+
+    root = tmp_path / "cluster"
+    storage = _raw_set(root)
+    settings = stream_settings(root, kafka_broker, new_topic("cluster"))
+    raw_files = sorted(storage.path("raw").glob("transactions_*.csv"))
+    load_and_replay(settings, raw_files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
+
+    with standalone_cluster(tmp_path, workers=2) as (master, web):
+        env = {
+            **_cluster_env(),
+            "RETAILPIPE_STORAGE__ROOT": str(root),
+            "RETAILPIPE_KAFKA__BOOTSTRAP_SERVERS": kafka_broker,
+            "RETAILPIPE_KAFKA__TOPIC": settings.kafka.topic,
+            "RETAILPIPE_SPARK__MASTER": master,
+            "RETAILPIPE_SPARK__DRIVER_MEMORY": "768m",
+            "RETAILPIPE_SPARK__SHUFFLE_PARTITIONS": "2",
+            "RETAILPIPE_STREAM__MAX_OFFSETS_PER_TRIGGER": "300",
+            "RETAILPIPE_RUNTIME_DIR": str(tmp_path / ".runtime"),
+        }
+        env.pop("RETAILPIPE_CONFIG", None)
+        conf = ["spark.executor.memory=512m", "spark.cores.max=2", "spark.driver.host=127.0.0.1"]
+        command = [
+            str(RETAILPIPE),
+            "stream",
+            "--available-now",
+            *(arg for pair in conf for arg in ("--conf", pair)),
+        ]
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        apps = _master_state(web)["completedapps"]
+
+    assert [app["name"] for app in apps] == ["retailpipe-stream"]
+    # Both workers ran an executor. On a cluster the driver runs no task, so the state
+    # store versions in the checkpoint were written by the executors' stateful tasks.
+    executor_logs = list((tmp_path / "work").glob("app-*/*/stderr"))
+    assert len(executor_logs) == 2, executor_logs
+    state = storage.path("checkpoints") / "state" / "0"
+    assert len(list(state.glob("*/*.changelog"))) >= 2, "no state store version was written"
+    seen = read_windows(storage.path("stream"))
+    assert len(seen) == len(dict(seen)), "a window appears twice"
+    assert dict(seen) == oracle_from_rows(csv_rows(storage.path("raw")))

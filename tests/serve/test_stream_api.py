@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 from flask.testing import FlaskClient
 
@@ -130,24 +131,13 @@ def test_bad_series_params_are_400(stream_client: FlaskClient) -> None:
 
 def test_reads_what_the_stream_publisher_writes(tmp_path: Path, events: list[Event]) -> None:
     """The same windows published by the stream job's own writer (day files, atomic renames)."""
-    publish = pytest.importorskip("retailpipe.stream.publish")
+    from retailpipe.stream import publish
     from tests.serve.streamdata import windows
 
     storage = Storage(str(tmp_path))
-    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
-
-    def us(t: dt.datetime) -> int:
-        return (t - epoch) // dt.timedelta(microseconds=1)
-
-    values = {
-        (us(r["window_start"]), us(r["window_end"]), r["store_id"]): (
-            r["transactions"],
-            r["units"],
-            r["net_revenue"],
-        )
-        for r in windows(events).to_pylist()
-    }
-    publish.publish_windows(storage.path("stream"), values, max(e.time for e in events))
+    table = windows(events)
+    stores = table.filter(pc.not_equal(table["store_id"], "ALL"))  # the writer adds ALL
+    publish.publish_windows(storage.path("stream"), stores, max(e.time for e in events))
     client = create_app(serve_settings(tmp_path), ["stream"]).test_client()
     latest = client.get("/api/stream/summary").get_json()["latest_window"]
     start, end = trailing_window(events)

@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from retailpipe.errors import ConfigError
 from retailpipe.storage import Storage
 from retailpipe.stream.files import LOCAL, atomic_write
 from retailpipe.stream.mirror import MirroredFiles
-from retailpipe.stream.publish import publish_windows
+from retailpipe.stream.publish import WINDOW_SCHEMA, publish_windows
 from retailpipe.stream.run import files_for
 
 UTC = dt.UTC
@@ -31,6 +32,25 @@ def _mirror(tmp_path: Path) -> tuple[MirroredFiles, Path, Path]:
     return MirroredFiles(LOCAL, folders, exact=exact, single=single), primary, copy
 
 
+def _windows(values: dict, now: dt.datetime) -> pa.Table:
+    """Store rows {(start us, end us, store): (transactions, units, net)} for the writer."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "window_start": dt.datetime.fromtimestamp(start / 1e6, UTC),
+                "window_end": dt.datetime.fromtimestamp(end / 1e6, UTC),
+                "store_id": store,
+                "transactions": value[0],
+                "units": value[1],
+                "net_revenue": value[2],
+                "updated_at": now,
+            }
+            for (start, end, store), value in values.items()
+        ],
+        schema=WINDOW_SCHEMA,
+    )
+
+
 def _visible(folder: Path) -> dict[str, bytes]:
     if not folder.is_dir():
         return {}
@@ -40,12 +60,14 @@ def _visible(folder: Path) -> dict[str, bytes]:
 def test_published_day_files_are_copied_byte_for_byte(tmp_path: Path) -> None:
     files, primary, copy = _mirror(tmp_path)
     first = {(START, START + HOUR_US, "S001"): (3, 5, Decimal("12.50"))}
-    publish_windows(str(primary / "stream"), first, dt.datetime(2026, 3, 2, 1, tzinfo=UTC), files)
+    now = dt.datetime(2026, 3, 2, 1, tzinfo=UTC)
+    publish_windows(str(primary / "stream"), _windows(first, now), now, files)
     later = {
         (START, START + HOUR_US, "S001"): (4, 7, Decimal("20.00")),  # an upsert
         (START + DAY_US, START + DAY_US + HOUR_US, "S002"): (1, 1, Decimal("0.99")),
     }
-    publish_windows(str(primary / "stream"), later, dt.datetime(2026, 3, 3, 1, tzinfo=UTC), files)
+    now = dt.datetime(2026, 3, 3, 1, tzinfo=UTC)
+    publish_windows(str(primary / "stream"), _windows(later, now), now, files)
 
     on_primary = _visible(primary / "stream")
     assert sorted(on_primary) == ["windows-2026-03-02.parquet", "windows-2026-03-03.parquet"]
