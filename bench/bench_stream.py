@@ -8,9 +8,10 @@ Parts (`--part`, default all; a scratch Kafka broker on free ports serves them a
    `replay --max` into a topic of their own. On that backlog two contenders run, each in
    its own process, timed from its start to its exit (JVM start included):
    - `retailpipe stream --available-now` through the CLI, default stream settings
-     (local[2], shuffle partitions 2, no maxOffsetsPerTrigger), a fresh storage root;
-   - the Spark floor (FLOOR_JOB): the same session from `retailpipe.spark.create_session`
-     with the Kafka jars and the same state store (RocksDB, changelog checkpointing), then
+     (local[2], shuffle partitions 2, maxOffsetsPerTrigger 200,000), a fresh storage root;
+   - the Spark floor (FLOOR_JOB): the same settings (maxOffsetsPerTrigger included) and
+     session from `retailpipe.spark.create_session` with the Kafka jars, the same state
+     store (RocksDB, changelog checkpointing), then
      Kafka -> from_json -> watermark 10 minutes -> count and sum(quantity) per
      (1 h / 5 min sliding window, store) -> Parquet in append mode, availableNow.
    While the retailpipe contender runs, /proc is sampled every 0.1 s: the peak RSS of the
@@ -77,11 +78,13 @@ RSS_GOAL_MB = 1024
 RSS_FLAT = 0.20
 RSS_FLAT_FROM = 100_000
 MB = 1024  # /proc figures are in kB
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The least a Spark streaming job that keeps sliding windows per store does, on the same
 # session as `retailpipe stream` (settings from the same environment, create_session with
 # the Kafka jars, the same state store): no checks, dead letters, de-duplication, distinct
-# receipts, money or late counts. Prints one JSON line: the rows it read, its batches.
+# receipts, money or late counts. Prints one JSON line: the rows it read and, per batch,
+# [rows, milliseconds].
 FLOOR_JOB = """
 import json, sys
 from pyspark.sql import functions as F
@@ -128,7 +131,8 @@ query = (
 query.awaitTermination()
 progress = query.recentProgress
 rows = sum(p["numInputRows"] for p in progress)
-print("FLOOR " + json.dumps({"input_rows": rows, "batches": len(progress)}), flush=True)
+batches = [[p["numInputRows"], p["durationMs"].get("triggerExecution", 0)] for p in progress]
+print("FLOOR " + json.dumps({"input_rows": rows, "batches": batches}), flush=True)
 spark.stop()
 """
 
@@ -199,6 +203,16 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (its threads included); None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _processes() -> dict[int, tuple[int, str]]:
     """Every process: pid -> (parent pid, command name)."""
     table: dict[int, tuple[int, str]] = {}
@@ -231,7 +245,8 @@ def _descendants(root: int, table: dict[int, tuple[int, str]]) -> list[int]:
 
 
 class PeakRss(threading.Thread):
-    """Samples a Python driver, its JVM and the JVM's Python workers every `interval` s."""
+    """Samples a Python driver, its JVM and the JVM's Python workers every `interval` s:
+    peak RSS, and CPU seconds as last seen (a worker's last 0.1 s may be missed)."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
@@ -241,6 +256,7 @@ class PeakRss(threading.Thread):
         self.workers_seen = 0
         self.jvm: int | None = None
         self.workers: list[int] = []
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds)
 
     def _find(self) -> None:
         table = _processes()
@@ -266,6 +282,13 @@ class PeakRss(threading.Thread):
             if self.workers:
                 total = sum(_status_kb(pid, "VmRSS") for pid in self.workers)
                 self.workers_kb = max(self.workers_kb, total)
+            roles = [(self.pid, "driver"), *((pid, "workers") for pid in self.workers)]
+            if self.jvm is not None:
+                roles.append((self.jvm, "jvm"))
+            for pid, role in roles:
+                seconds = _cpu_s(pid)
+                if seconds is not None:
+                    self.cpu[pid] = (role, seconds)
             self.halt.wait(self.interval)
 
     def figures(self) -> dict[str, float]:
@@ -274,6 +297,10 @@ class PeakRss(threading.Thread):
             "jvm_peak_mb": round(self.jvm_kb / MB, 1),
             "workers_peak_mb": round(self.workers_kb / MB, 1),
             "workers_seen": self.workers_seen,
+            **{
+                f"{role}_cpu_s": round(sum(s for r, s in self.cpu.values() if r == role), 1)
+                for role in ("driver", "jvm", "workers")
+            },
         }
 
 
@@ -335,12 +362,19 @@ def _rp_batches(root: Path) -> dict[str, Any]:
     batches = data.get("batches", [])
     return {
         "batches": len(batches),
+        "batch_ms": [b.get("duration_ms", 0) for b in batches],
         "collect_ms": sum(b.get("collect_ms", 0) for b in batches),
         "publish_ms": sum(b.get("publish_ms", 0) for b in batches),
         "output_rows": sum(b.get("output_rows", 0) for b in batches),
         "processed": _processed(data) if data else 0,
         "status": data.get("status"),
     }
+
+
+def _floor_batches(batches: list[list[int]]) -> str:
+    """The floor's batches with rows, as `rows in seconds`."""
+    done = [f"{rows:,} in {ms / 1000:.1f} s" for rows, ms in batches if rows]
+    return "; ".join(done) or "no rows"
 
 
 def _one_size(
@@ -371,8 +405,11 @@ def _one_size(
         print(
             f"  retailpipe {seconds:7.1f} s  driver {peaks['driver_peak_mb']:6.0f} MB, "
             f"JVM {peaks['jvm_peak_mb']:6.0f} MB, Python workers {peaks['workers_peak_mb']:6.0f}"
-            f" MB; {rp_batches['batches']} batch(es), {rp_batches['output_rows']:,} rows "
-            f"collected, collect {rp_batches['collect_ms'] / 1000:.1f} s, publish "
+            f" MB; CPU s: driver {peaks['driver_cpu_s']:.0f}, JVM {peaks['jvm_cpu_s']:.0f}, "
+            f"Python workers {peaks['workers_cpu_s']:.0f}; "
+            f"{rp_batches['batches']} batch(es) (ms: {rp_batches['batch_ms']}), "
+            f"{rp_batches['output_rows']:,} rows collected, collect "
+            f"{rp_batches['collect_ms'] / 1000:.1f} s, publish "
             f"{rp_batches['publish_ms'] / 1000:.1f} s",
             flush=True,
         )
@@ -396,12 +433,15 @@ def _one_size(
         floor_samples.append(peaks)
         print(
             f"  floor      {seconds:7.1f} s  driver {peaks['driver_peak_mb']:6.0f} MB, "
-            f"JVM {peaks['jvm_peak_mb']:6.0f} MB; {floor_out['batches']} batch(es)",
+            f"JVM {peaks['jvm_peak_mb']:6.0f} MB; CPU s: driver {peaks['driver_cpu_s']:.0f}, "
+            f"JVM {peaks['jvm_cpu_s']:.0f}; {len(floor_out['batches'])} batch(es), "
+            f"{_floor_batches(floor_out['batches'])}",
             flush=True,
         )
         shutil.rmtree(out, ignore_errors=True)
     rp_s, floor_s = statistics.median(rp_times), statistics.median(floor_times)
     return {
+        "size": size,
         "events": total,
         "backlog": shape,
         "topic": topic,
@@ -415,16 +455,17 @@ def _one_size(
         **{k: max(s[k] for s in samples) for k in samples[0]},
         "floor_driver_peak_mb": max(s["driver_peak_mb"] for s in floor_samples),
         "floor_jvm_peak_mb": max(s["jvm_peak_mb"] for s in floor_samples),
+        "floor_cpu_s": {k: max(s[k] for s in floor_samples) for k in ("driver_cpu_s", "jvm_cpu_s")},
         "retailpipe_batches": rp_batches,
         "floor_batches": floor_out.get("batches"),
     }
 
 
 def _goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    big = [r for r in rows if r["events"] >= RATIO_GOAL_FROM]
+    big = [r for r in rows if r["size"] >= RATIO_GOAL_FROM]
     ratio_ok = all(r["ratio"] <= RATIO_GOAL for r in big) if big else None
     peaks = [r["driver_peak_mb"] for r in rows]
-    flat_rows = [r["driver_peak_mb"] for r in rows if r["events"] >= RSS_FLAT_FROM]
+    flat_rows = [r["driver_peak_mb"] for r in rows if r["size"] >= RSS_FLAT_FROM]
     spread = max(flat_rows) / min(flat_rows) - 1 if len(flat_rows) > 1 else None
     return {
         "ratio_max_at_1m_plus": max((r["ratio"] for r in big), default=None),
@@ -440,7 +481,8 @@ def sizes(settings: Settings, tmp: Path, logs: Path, args: argparse.Namespace) -
     print(
         f"sizes: {', '.join(f'{n:,}' for n in args.events)} events; both contenders local[2], "
         f"shuffle partitions {SHUFFLE_PARTITIONS}, maxOffsetsPerTrigger "
-        f"{args.max_offsets or 'none'}, RocksDB state store, availableNow; "
+        f"{args.max_offsets or settings.stream.max_offsets_per_trigger or 'none'}, RocksDB "
+        "state store, availableNow; "
         f"{args.repeat} run(s) each, wall time with JVM start",
         flush=True,
     )
@@ -739,7 +781,8 @@ def main() -> int:
         "--max-offsets",
         type=int,
         default=0,
-        help="maxOffsetsPerTrigger for both contenders of the sizes part (default none)",
+        help="maxOffsetsPerTrigger for both contenders of the sizes part (default: "
+        "stream.max_offsets_per_trigger's default)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender and size")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run at most")

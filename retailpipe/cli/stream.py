@@ -9,7 +9,7 @@ from rich.table import Table
 
 from retailpipe.cli.console import console
 from retailpipe.cli.state import state
-from retailpipe.spark import create_session, with_kafka
+from retailpipe.spark import create_session, parse_conf_pairs, with_kafka
 from retailpipe.stream.options import StreamOptions
 from retailpipe.stream.source import wait_for_topic
 
@@ -23,8 +23,11 @@ EPILOG = """Examples:
 
   retailpipe stream --topic retail.transactions --starting-offsets latest --trigger 5s
 
-Results: stream/ (windows), stream_late/ (late events per window), stream_dead_letter/
-(malformed events with reasons), runs/stream-<run_id>.json. Stop with Ctrl-C (or SIGTERM):
+  retailpipe stream --available-now --conf spark.master=spark://host:7077 --conf spark.cores.max=8
+
+Results: stream/ (windows), stream_late/ (late events per window), stream_stores/ (each
+store's watermark and counts), stream_dead_letter/ (malformed events with reasons),
+runs/stream-<run_id>.json. The windows' state lives in Spark's state store on the executors. Stop with Ctrl-C (or SIGTERM):
 the stream finishes its current micro-batch; the next run resumes from checkpoints/stream/.
 With an hdfs://host:port/path storage root, outputs and checkpoint stay on HDFS; set
 storage.serving_root to a local folder to have the outputs written there too, for
@@ -51,6 +54,7 @@ _MAX_OFFSETS = typer.Option(
 )
 _ROOT = typer.Option(None, "--storage-root", help="Storage root (default: storage.root).")
 _RESET = typer.Option(False, "--reset", help="Delete the checkpoint and stream outputs first.")
+_CONF = typer.Option(None, "--conf", help="Spark setting key=value (repeatable).")
 
 
 def stream(
@@ -66,6 +70,7 @@ def stream(
     max_offsets_per_trigger: Optional[int] = _MAX_OFFSETS,  # noqa: UP045
     storage_root: Optional[str] = _ROOT,  # noqa: UP045
     reset: bool = _RESET,
+    conf: Optional[list[str]] = _CONF,  # noqa: UP045
 ) -> None:
     """Stream Kafka events into sliding windows per store and for all stores (exactly once)."""
     from retailpipe.stream.run import run_stream
@@ -83,10 +88,11 @@ def stream(
             "stream.max_offsets_per_trigger": max_offsets_per_trigger,
         }
     )
-    # Fail on a bad duration or an unreachable broker before Spark takes its seconds to start.
+    # Fail on a bad duration, --conf or an unreachable broker before Spark starts.
     StreamOptions.from_settings(settings)
+    spark_conf = parse_conf_pairs(conf or [])
     wait_for_topic(settings, wait=not available_now)
-    spark = create_session(settings, "stream", add_ons=[with_kafka])
+    spark = create_session(settings, "stream", add_ons=[with_kafka], conf=spark_conf)
     try:
         result = run_stream(spark, settings, available_now=available_now, reset=reset)
     finally:
