@@ -27,8 +27,9 @@ EPILOG = """Examples:
 
 Results: stream/ (windows), stream_late/ (late events per window), stream_stores/ (each
 store's watermark and counts), stream_dead_letter/ (malformed events with reasons),
-runs/stream-<run_id>.json. The windows' state lives in Spark's state store on the executors. Stop with Ctrl-C (or SIGTERM):
-the stream finishes its current micro-batch; the next run resumes from checkpoints/stream/.
+runs/stream-<run_id>.json. The windows' state lives in Spark's state store on the
+executors. Stop with Ctrl-C (or SIGTERM): the stream finishes its current micro-batch;
+the next run resumes from checkpoints/stream/.
 With an hdfs://host:port/path storage root, outputs and checkpoint stay on HDFS; set
 storage.serving_root to a local folder to have the outputs written there too, for
 `retailpipe serve stream`.
