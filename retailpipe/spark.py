@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from retailpipe.errors import ConfigError, ServiceError
 from retailpipe.infra.java import require_java
@@ -192,6 +195,7 @@ def create_session(
         builder = add_on(builder, settings)
     log.info("starting Spark (%s, master %s)", app_name, merged["spark.master"])
     try:
+        _launch_quiet_jvm(builder)
         session = builder.getOrCreate()
     except Exception as exc:
         raise ServiceError(
@@ -200,6 +204,39 @@ def create_session(
         ) from exc
     session.sparkContext.setLogLevel(settings.spark.log_level)
     return session
+
+
+# Lines Spark's JVM and its Python workers print that never tell a user anything: the JDK's
+# note on the vector module Spark loads, and the stream's Python runner announcing itself.
+CONSOLE_NOISE = re.compile(
+    r"^(\s*$|WARNING: Using incubator modules: jdk\.incubator\.vector"
+    r"|(Starting )?Streaming TransformWithStateInPandas Python worker)"
+)
+
+
+def _copy_console(source: IO[bytes]) -> None:
+    """Copy the JVM's stderr to ours, line by line, without CONSOLE_NOISE."""
+    for raw in iter(source.readline, b""):
+        line = raw.decode(errors="replace")
+        if not CONSOLE_NOISE.match(line):
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def _launch_quiet_jvm(builder: SparkSession.Builder) -> None:
+    """Start Spark's JVM (once per process) with its stderr, which its Python workers
+    share, piped through `_copy_console`; getOrCreate then uses that JVM."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return
+    # The builder's settings, as getOrCreate would pass them (spark-submit needs the
+    # driver's memory and JVM options at launch).
+    conf = SparkConf(loadDefaults=True).setAll(list(builder._options.items()))
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+    SparkContext._ensure_initialized(gateway=gateway, conf=conf)
+    threading.Thread(target=_copy_console, args=(gateway.proc.stderr,), daemon=True).start()
 
 
 def _first_line(exc: BaseException) -> str:
