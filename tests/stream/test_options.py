@@ -63,3 +63,21 @@ def test_cli_reports_a_bad_duration_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "stream.window 'soon' is not a duration" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_checkpoint_of_the_driver_side_sink_is_refused_with_reset_as_the_fix(
+    tmp_path: Path,
+) -> None:
+    from retailpipe.stream.run import prepare
+
+    settings = load_settings(None, {"storage.root": str(tmp_path)})
+    old = tmp_path / "checkpoints" / "stream"
+    (old / "offsets").mkdir(parents=True)
+    (old / "sink" / "state-000000000003").mkdir(parents=True)  # what retailpipe 0.1 wrote
+    (tmp_path / "stream").mkdir()
+    (tmp_path / "stream" / "windows-2026-01-01.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ConfigError, match="kept its windows on the driver") as caught:
+        prepare(settings, StreamOptions.from_settings(settings), reset=False)
+    assert "--reset" in (caught.value.fix or "")
+    prepare(settings, StreamOptions.from_settings(settings), reset=True)  # the fix works
+    assert not (old / "sink").exists() and not (tmp_path / "stream").exists()
