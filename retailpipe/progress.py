@@ -70,7 +70,7 @@ def progress(description: str, total: float | None, unit: str = "") -> Iterator[
     )
     from rich.progress import Progress as RichProgress
 
-    from retailpipe.cli.console import err_console
+    from retailpipe.console import err_console
 
     columns = (
         TextColumn("[bold]{task.description}"),

@@ -16,8 +16,8 @@ except ImportError:  # pragma: no cover
 
 from retailpipe import __version__
 from retailpipe.cli import batch, config, demo, doctor, generate, hdfs, kafka, replay, serve, stream
-from retailpipe.cli.console import err_console, setup_logging
 from retailpipe.cli.state import AppState, state
+from retailpipe.console import err_console, setup_logging
 from retailpipe.errors import RetailpipeError
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import datetime as dt
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import ConfigError
 
 EPILOG = """Examples:

@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.settings import masked_dict
 
 app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import RetailpipeError, ServiceError
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import RetailpipeError
 from retailpipe.infra.java import MIN_JAVA, java_executable, java_version
 from retailpipe.settings import Settings

@@ -7,8 +7,8 @@ import datetime as dt
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import ConfigError
 from retailpipe.generate.run import generate as run_generate
 from retailpipe.storage import Storage

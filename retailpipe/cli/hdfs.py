@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import ServiceError
 from retailpipe.infra import hdfs
 from retailpipe.storage import Storage

@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.infra import kafka_broker
 from retailpipe.settings import Settings
 

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.errors import ConfigError, ServiceError
 from retailpipe.replay.run import Mode, ReplayOptions, ReplaySummary
 from retailpipe.replay.run import replay as run_replay

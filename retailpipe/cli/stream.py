@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from retailpipe.cli.console import console
 from retailpipe.cli.state import state
+from retailpipe.console import console
 from retailpipe.spark import create_session, parse_conf_pairs, with_kafka
 from retailpipe.stream.options import StreamOptions
 from retailpipe.stream.source import wait_for_topic

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, jsonify, redirect, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from retailpipe import __version__
+from retailpipe.serve.batch_views import bp as batch_bp
 from retailpipe.serve.data import Catalog, DataUnavailable, serving_storage
 from retailpipe.serve.query import BadRequest
+from retailpipe.serve.respond import error_response, wants_json
+from retailpipe.serve.stream_views import bp as stream_bp
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,8 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
         serving_storage(settings), refresh_s=settings.serve.refresh_s
     )
     if "batch" in chosen:
-        from retailpipe.serve.batch_views import bp as batch_bp
-
         app.register_blueprint(batch_bp)
     if "stream" in chosen:
-        from retailpipe.serve.stream_views import bp as stream_bp
-
         app.register_blueprint(stream_bp)
 
     @app.get("/")
@@ -81,13 +80,6 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
     app.register_error_handler(DataUnavailable, _unavailable)
     app.register_error_handler(Exception, _unexpected)
     return app
-
-
-def catalog() -> Catalog:
-    """The request's app's Catalog."""
-    from flask import current_app
-
-    return current_app.extensions["retailpipe_catalog"]  # type: ignore[no-any-return]
 
 
 def _when(value: str | None) -> str:
@@ -116,44 +108,24 @@ def _secure(response: Response) -> Response:
     return response
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def error_response(status: int, title: str, message: str, fix: str | None = None) -> Response:
-    """A JSON error for the API, a small HTML page otherwise; never a traceback."""
-    if _wants_json():
-        body = {"error": title, "message": message}
-        if fix:
-            body["fix"] = fix
-        response = jsonify(body)
-    else:
-        response = Response(
-            render_template("error.html", status=status, title=title, message=message, fix=fix),
-            mimetype="text/html",
-        )
-    response.status_code = status
-    return response
-
-
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status >= 500:
         return _unexpected(exc)
-    title = exc.name.lower().replace(" ", "_") if _wants_json() else exc.name
+    title = exc.name.lower().replace(" ", "_") if wants_json() else exc.name
     message = "no such page" if status == 404 else (exc.description or exc.name)
     return error_response(status, title, message)
 
 
 def _bad_request(exc: BadRequest) -> Response:
-    return error_response(400, "bad_request" if _wants_json() else "Bad request", str(exc))
+    return error_response(400, "bad_request" if wants_json() else "Bad request", str(exc))
 
 
 def _unavailable(exc: DataUnavailable) -> Response:
     log.warning("%s", exc)
     return error_response(
         503,
-        "data_unavailable" if _wants_json() else "Data unavailable",
+        "data_unavailable" if wants_json() else "Data unavailable",
         "the data is being replaced; try again in a moment",
     )
 
@@ -162,6 +134,6 @@ def _unexpected(exc: Exception) -> Response:
     log.error("unexpected error on %s", request.path, exc_info=exc)
     return error_response(
         InternalServerError.code,
-        "internal_error" if _wants_json() else "Internal error",
+        "internal_error" if wants_json() else "Internal error",
         "something went wrong on the server; the server log has the details",
     )

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from retailpipe.serve import batch_metrics as metrics
-from retailpipe.serve.app import catalog
+from retailpipe.serve.data import catalog
 from retailpipe.serve.query import parse_batch_query, parse_int
 from retailpipe.serve.respond import csv_response, no_data
 

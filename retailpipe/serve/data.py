@@ -223,3 +223,10 @@ def _names(path: Path, key: str, name: str) -> dict[str, str]:
     except (OSError, pa.ArrowInvalid, KeyError):
         return {}
     return dict(zip(table[key].to_pylist(), table[name].to_pylist(), strict=True))
+
+
+def catalog() -> Catalog:
+    """The request's app's Catalog."""
+    from flask import current_app
+
+    return current_app.extensions["retailpipe_catalog"]  # type: ignore[no-any-return]

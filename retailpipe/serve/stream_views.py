@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from retailpipe.serve import stream_metrics as metrics
-from retailpipe.serve.app import catalog
+from retailpipe.serve.data import catalog
 from retailpipe.serve.query import parse_int
 from retailpipe.serve.respond import csv_response, no_data
 

@@ -1,4 +1,4 @@
-"""Console output for the CLI: rich on a terminal, plain lines otherwise."""
+"""Console output: rich on a terminal, plain lines otherwise (set up once by the CLI)."""
 
 from __future__ import annotations
 
