@@ -17,10 +17,11 @@ from pyspark.sql import functions as F
 
 from retailpipe.batch import extract, small_write
 from retailpipe.batch.fs import HadoopFs
-from retailpipe.batch.manifest import new_run_id, utc_now, write_manifest
+from retailpipe.batch.manifest import write_manifest
 from retailpipe.batch.publish import Version, clean_abandoned, publish
 from retailpipe.errors import InputError
 from retailpipe.progress import progress
+from retailpipe.runs import new_run_id, utc_now
 from retailpipe.schemas import (
     AGGREGATE_COLUMNS,
     PRODUCT_COLUMNS,

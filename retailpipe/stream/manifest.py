@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import secrets
 from typing import Any
 
+from retailpipe.runs import new_run_id, utc_now
 from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
 from retailpipe.stream.sink import BatchReport, StreamTotals
 
 KEEP_BATCHES = 50
-
-
-def new_run_id(now: dt.datetime | None = None) -> str:
-    """UTC `YYYYMMDDTHHMMSSZ-<6 hex>`: lexical order is time order."""
-    moment = now or dt.datetime.now(dt.UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class RunManifest:
@@ -35,8 +24,8 @@ class RunManifest:
         self.data: dict[str, Any] = {
             "job": "stream",
             "run_id": self.run_id,
-            "started_at": _now(),
-            "updated_at": _now(),
+            "started_at": utc_now(),
+            "updated_at": utc_now(),
             "status": "running",
             "topic": topic,
             "batches": [],
@@ -65,5 +54,5 @@ class RunManifest:
         self.write()
 
     def write(self) -> None:
-        self.data["updated_at"] = _now()
+        self.data["updated_at"] = utc_now()
         atomic_write(self.files, self.path, (json.dumps(self.data, indent=2) + "\n").encode())
