@@ -14,10 +14,10 @@ Parts (`--part`, default all; a scratch Kafka broker on free ports serves them a
      store (RocksDB, changelog checkpointing), then
      Kafka -> from_json -> watermark 10 minutes -> count and sum(quantity) per
      (1 h / 5 min sliding window, store) -> Parquet in append mode, availableNow.
-   While the retailpipe contender runs, /proc is sampled every 0.1 s: the peak RSS of the
-   Python driver (the CLI process itself, VmHWM), of the JVM it starts (VmHWM) and of the
-   Python workers under the JVM (largest sum of their VmRSS seen; forked workers share
-   pages, so this over-counts).
+   While each contender runs, /proc is sampled every 0.1 s: the peak RSS of the Python
+   driver (the CLI process itself, VmHWM), of the JVM it starts (VmHWM) and of the Python
+   workers under the JVM (largest sum of their VmRSS seen; forked workers share pages, so
+   this over-counts), and the CPU seconds of each (as last seen).
    Goals: retailpipe / floor <= 1.2x at >= 1M events; driver peak RSS <= 1 GB, and flat
    (largest / smallest - 1 <= 20 %) from 100k to 3M events.
 2. continuous: the same topic backlog (2 days x 10,000 rows; `--quick` 1 day x 4,000) read
