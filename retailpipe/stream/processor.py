@@ -164,6 +164,7 @@ class WindowProcessor(StatefulProcessor):
         fresh = on_time[~repeated]
         fresh_us = fresh["event_us"].to_numpy(np.int64)
         buckets = {int(k[0]): Bucket(*v) for k, v in self.buckets.iterator()}
+        stored = set(buckets)
         counted, changed = self._add(buckets, fresh, fresh_us - fresh_us % self.bucket_us)
 
         if len(late_us):
@@ -176,7 +177,7 @@ class WindowProcessor(StatefulProcessor):
             max_us = batch_max if max_us is None else max(max_us, batch_max)
         if max_us is not None:
             mark = max(mark if mark is not None else max_us - self.delay_us, max_us - self.delay_us)
-            self._evict(buckets, mark)
+        self._save(buckets, stored, changed, mark)
         events += counted
         late_total += len(late_us)
         duplicates += len(on_time) - counted
@@ -208,10 +209,25 @@ class WindowProcessor(StatefulProcessor):
             bucket.net_cents += int(part["net_cents"].sum())
             bucket.receipts.update(part["transaction_id"].tolist())
             bucket.event_ids.update(part["event_id"].tolist())
-            self.buckets.updateValue((start,), bucket.row())
             counted += len(part)
             changed.add(start)
         return counted, changed
+
+    def _save(
+        self, buckets: dict[int, Bucket], stored: set[int], changed: set[int], mark: int | None
+    ) -> None:
+        """Write the changed buckets that stay open; drop the stored ones the watermark closed.
+
+        A bucket is closed once every window holding it has ended at or before the watermark.
+        In a catch-up batch most buckets open and close within the batch: they never reach
+        the state store."""
+        for start in changed | stored:
+            closed = mark is not None and start - start % self.slide_us + self.window_us <= mark
+            if closed:
+                if start in stored:
+                    self.buckets.removeKey((start,))
+            elif start in changed:
+                self.buckets.updateValue((start,), buckets[start].row())
 
     def _window_rows(
         self, store: str, buckets: dict[int, Bucket], changed: set[int]
@@ -256,10 +272,3 @@ class WindowProcessor(StatefulProcessor):
             "late_events": counts.tolist(),
         }
         return _frame("late", columns, len(values))
-
-    def _evict(self, buckets: dict[int, Bucket], mark: int) -> None:
-        """Drop the buckets whose every window has ended at or before the watermark."""
-        for start in buckets:
-            last_window_start = start - start % self.slide_us
-            if last_window_start + self.window_us <= mark:
-                self.buckets.removeKey((start,))

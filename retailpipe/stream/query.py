@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 import pyarrow.csv as pacsv
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retailpipe.stream.files import Files, Location
@@ -68,6 +68,11 @@ def keyed_events(kafka: DataFrame, known: KnownIds | None = None) -> DataFrame:
         kafka, _ids_frame(spark, known.stores), _ids_frame(spark, known.products)
     )
     is_valid = F.col("reason").isNull()
+
+    def if_dead(name: str) -> Column:
+        # The raw text and Kafka coordinates travel to the processor for dead letters only.
+        return F.when(~is_valid, F.col(name)).alias(name)
+
     return checked.select(
         F.when(is_valid, F.col("store_id"))
         .otherwise(F.concat(F.lit(DEAD_KEY), F.col("partition").cast("string")))
@@ -79,11 +84,11 @@ def keyed_events(kafka: DataFrame, known: KnownIds | None = None) -> DataFrame:
         (F.col("net_amount") * 100).cast("long").alias("net_cents"),
         F.col("reason"),
         F.col("detail"),
-        F.col("value"),
-        F.col("topic"),
-        F.col("partition"),
-        F.col("offset"),
-        F.unix_micros("kafka_timestamp").alias("kafka_timestamp_us"),
+        if_dead("value"),
+        if_dead("topic"),
+        if_dead("partition"),
+        if_dead("offset"),
+        F.when(~is_valid, F.unix_micros("kafka_timestamp")).alias("kafka_timestamp_us"),
     )
 
 

@@ -10,7 +10,15 @@ from retailpipe.schemas import EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
 from retailpipe.transforms.money import with_line_amounts
 
 # Every field is read as text first, so a wrong type becomes a reason, not a silent NULL.
-TEXT_SCHEMA = T.StructType([T.StructField(f.name, T.StringType()) for f in EVENT_SCHEMA])
+# Not JSON, or JSON but not an object (a number, an array, null): from_json puts the text
+# here, so one parse tells a malformed message from an object with missing fields.
+CORRUPT = "_retailpipe_not_an_object"
+TEXT_SCHEMA = T.StructType(
+    [
+        *(T.StructField(f.name, T.StringType()) for f in EVENT_SCHEMA),
+        T.StructField(CORRUPT, T.StringType()),
+    ]
+)
 REQUIRED_FIELDS: tuple[str, ...] = (
     "event_id",
     "event_time",
@@ -107,7 +115,7 @@ def _reason(j: Column, stores: bool, products: bool) -> tuple[Column, Column]:
         ",", *(F.when(F.length(j[name]) > MAX_FIELD_CHARS, F.lit(name)) for name in TEXT_FIELDS)
     )
     checks: list[tuple[Column, str, Column]] = [
-        (F.col("is_object").isNull(), "malformed_json", F.lit("value is not a JSON object")),
+        (~F.col("is_object"), "malformed_json", F.lit("value is not a JSON object")),
         (missing_list != "", "missing_field", missing_list),
         (version != SCHEMA_VERSION, "unsupported_schema_version", j["schema_version"]),
         (bad_numbers != "", "bad_number", bad_numbers),
@@ -154,12 +162,9 @@ def parse_events(
         F.col("partition"),
         F.col("offset"),
         F.col("timestamp").alias("kafka_timestamp"),
-        F.from_json(value, TEXT_SCHEMA).alias("j"),
-        # from_json takes any DataType at run time; PySpark's stubs list only struct/array.
-        F.from_json(value, T.MapType(T.StringType(), T.StringType())).alias(  # type: ignore[arg-type]
-            "is_object"
-        ),
+        F.from_json(value, TEXT_SCHEMA, {"columnNameOfCorruptRecord": CORRUPT}).alias("j"),
     )
+    parsed = parsed.withColumn("is_object", F.col("j").isNotNull() & F.col("j")[CORRUPT].isNull())
     parsed = _known(
         _known(parsed, stores, "store_id", "known_store"), products, "product_id", "known_product"
     )
