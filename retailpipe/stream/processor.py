@@ -196,22 +196,27 @@ class WindowProcessor(StatefulProcessor):
         self, buckets: dict[int, Bucket], fresh: pd.DataFrame, bucket_of: np.ndarray
     ) -> tuple[int, set[int]]:
         """Add events not seen before to their buckets; returns (events added, buckets changed)."""
-        counted, changed = 0, set()
         fresh = fresh.assign(bucket_us=bucket_of)
-        for bucket_us, part in fresh.groupby("bucket_us", sort=False):
-            start = int(bucket_us)
+        # Only a bucket already in the state can hold one of these events from a past batch.
+        old = [start for start in pd.unique(bucket_of).tolist() if buckets.get(start)]
+        for start in old:
+            seen = (fresh["bucket_us"] == start) & fresh["event_id"].isin(buckets[start].event_ids)
+            fresh = fresh[~seen]
+        if fresh.empty:
+            return 0, set()
+        groups = fresh.groupby("bucket_us", sort=False)
+        sums = groups.agg(units=("quantity", "sum"), net_cents=("net_cents", "sum"))
+        receipts = groups["transaction_id"].unique()
+        event_ids = groups["event_id"].agg(list)
+        for start, units, cents in zip(
+            sums.index.tolist(), sums["units"].tolist(), sums["net_cents"].tolist(), strict=True
+        ):
             bucket = buckets.setdefault(start, Bucket())
-            if bucket.event_ids:
-                part = part[~part["event_id"].isin(bucket.event_ids)]
-            if part.empty:
-                continue
-            bucket.units += int(part["quantity"].sum())
-            bucket.net_cents += int(part["net_cents"].sum())
-            bucket.receipts.update(part["transaction_id"].tolist())
-            bucket.event_ids.update(part["event_id"].tolist())
-            counted += len(part)
-            changed.add(start)
-        return counted, changed
+            bucket.units += units
+            bucket.net_cents += cents
+            bucket.receipts.update(receipts[start])
+            bucket.event_ids.update(event_ids[start])
+        return len(fresh), set(sums.index.tolist())
 
     def _save(
         self, buckets: dict[int, Bucket], stored: set[int], changed: set[int], mark: int | None
