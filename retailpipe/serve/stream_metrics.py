@@ -13,7 +13,14 @@ from retailpipe.schemas import ALL_STORES
 from retailpipe.serve.data import Catalog
 from retailpipe.serve.query import CENT, money
 
-STREAM_DATASETS = ("stream", "stream_late", "stream_dead_letter", "runs", "stores")
+STREAM_DATASETS = (
+    "stream",
+    "stream_late",
+    "stream_stores",
+    "stream_dead_letter",
+    "runs",
+    "stores",
+)
 WINDOW_COLUMNS = ["window_start", "window_end", "store_id", "transactions", "units", "net_revenue"]
 
 
@@ -99,11 +106,14 @@ def summary(catalog: Catalog) -> dict[str, Any]:
 
 
 def _late_events(catalog: Catalog, run: dict[str, Any]) -> int | None:
-    """Late events counted in `stream_late/` (the stream's published counts), else the run's."""
-    late = catalog.table("stream_late", ["late_events"])
-    if late is None:
+    """Late events as the stream counts them per store (`stream_stores/`), else the run's.
+
+    Not the sum of `stream_late/`: there a late event counts once in every window it would
+    have fallen in, for its store and for ALL."""
+    stores = catalog.table("stream_stores", ["late_events"])
+    if stores is None:
         return run.get("late_events")
-    return int(pc.sum(late["late_events"]).as_py() or 0)
+    return int(pc.sum(stores["late_events"]).as_py() or 0)
 
 
 def _dead_letters(catalog: Catalog, run: dict[str, Any]) -> int | None:

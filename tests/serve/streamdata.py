@@ -98,16 +98,22 @@ def write_stream(storage: Storage, events: list[Event], late: int = 3, dead: int
     _publish(windows(events), storage.path("stream"))
     ts = pa.timestamp("us", tz="UTC")
     start = _floor(max(e.time for e in events))
+    # Each late event counts in every window it would have fallen in, for S001 and ALL.
+    starts = [start - k * SLIDE for k in range(WINDOW // SLIDE)]
     _publish(
         pa.table(
             {
-                "window_start": pa.array([start] * late, ts),
-                "window_end": pa.array([start + WINDOW] * late, ts),
-                "store_id": ["S001"] * late,
-                "late_events": pa.array([1] * late, pa.int64()),
+                "window_start": pa.array(starts * 2, ts),
+                "window_end": pa.array([s + WINDOW for s in starts] * 2, ts),
+                "store_id": ["S001"] * len(starts) + ["ALL"] * len(starts),
+                "late_events": pa.array([late] * (2 * len(starts)), pa.int64()),
             }
         ),
         storage.path("stream_late"),
+    )
+    _publish(
+        pa.table({"store_id": ["S001", "S002"], "late_events": pa.array([late, 0], pa.int64())}),
+        storage.path("stream_stores"),
     )
     _publish(
         pa.table({"raw": ["{bad json"] * dead, "reason": ["malformed_json"] * dead}),
