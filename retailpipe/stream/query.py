@@ -11,10 +11,12 @@ import io
 import logging
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from retailpipe.errors import ConfigError
 from retailpipe.stream.files import Files, Location
 from retailpipe.stream.options import StreamOptions
 from retailpipe.stream.processor import DEAD_KEY, OUTPUT_SCHEMA, WindowProcessor
@@ -44,12 +46,18 @@ def read_ids(files: Files, path: Location, column: str) -> list[str] | None:
     """The `column` values of a dimension CSV, or None when the file does not exist."""
     if not files.exists(path):
         return None
-    table = pacsv.read_csv(
-        io.BytesIO(files.read_bytes(path)),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=[column], column_types={column: "string"}
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(files.read_bytes(path)),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[column], column_types={column: "string"}
+            ),
+        )
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise ConfigError(
+            f"{path} cannot be read as a CSV with a {column} column ({exc})",
+            f"fix the file (a header row with {column}), or remove it to turn the check off",
+        ) from None
     return [value for value in table[column].to_pylist() if value]
 
 
