@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-# Raw transaction CSV, in file order (SPEC.md "Raw transaction CSV").
+# Raw transaction CSV, in file order (docs/data-contract.md, "Raw transaction CSV").
 RAW_COLUMNS: tuple[str, ...] = (
     "transaction_id",
     "line_no",
@@ -47,7 +47,7 @@ MONEY = T.DecimalType(12, 2)
 MONEY_SUM = T.DecimalType(18, 2)
 RATE = T.DecimalType(5, 4)
 
-# The Kafka event (SPEC.md "Kafka event"); money and rates travel as decimal strings so
+# The Kafka event (docs/kafka.md, "Event schema"); money and rates travel as decimal strings so
 # no JSON parser can round them.
 SCHEMA_VERSION = 1
 EVENT_SCHEMA = T.StructType(

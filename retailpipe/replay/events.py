@@ -1,4 +1,4 @@
-"""Raw rows -> Kafka JSON events (SPEC.md "Kafka event"; fields of schemas.EVENT_SCHEMA).
+"""Raw rows -> Kafka JSON events (docs/kafka.md, "Event schema"; fields of schemas.EVENT_SCHEMA).
 
 `event()` builds one event as a dict; `payloads()` builds the same JSON bytes for a whole
 batch of `Source.table` rows at once (pyarrow string kernels), which is what replay sends.

@@ -1,4 +1,4 @@
-"""The daily aggregates (SPEC.md "Curated tables") from curated transaction lines.
+"""The daily aggregates (docs/data-contract.md, "Curated tables") from curated transaction lines.
 
 No DISTINCT aggregate. Lines are first summed per transaction and key, so the number of
 transactions per key is a plain row count at the second level. Four of the six tables are

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from retailpipe.schemas import MONEY, RATE, RAW_COLUMNS, TRANSACTIONS_COLUMNS
 from retailpipe.transforms.money import with_line_amounts
 
-# ISO 8601 with a UTC offset, as SPEC.md requires; a space may stand in for the `T`.
+# ISO 8601 with a UTC offset, as docs/data-contract.md requires; a space may stand in for the `T`.
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
 # Beyond these a line amount would not fit DECIMAL(12,2).
 MAX_QUANTITY = 100_000

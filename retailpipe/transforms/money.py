@@ -1,4 +1,4 @@
-"""The money rules (SPEC.md): exact decimals, each line rounded half-up to cents before any sum."""
+"""The money rules (docs/data-contract.md): exact decimals, each line rounded half-up to cents before any sum."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An independent oracle: plain `csv` + `decimal` over the raw files, per SPEC.md.
+"""An independent oracle: plain `csv` + `decimal` over the raw files, per docs/data-contract.md.
 
 It shares no code with retailpipe.batch or retailpipe.transforms, so a bug there cannot
 hide in both places.
@@ -178,7 +178,7 @@ def _daily(lines: list[Line], key) -> dict[tuple, dict[str, object]]:
 
 
 def expected_aggregates(truth: Truth) -> dict[str, dict[tuple, dict[str, object]]]:
-    """Aggregate name -> key tuple -> measures, as SPEC.md defines them."""
+    """Aggregate name -> key tuple -> measures, as docs/data-contract.md defines them."""
     lines = truth.lines
     product = {
         k: {m: v[m] for m in ("lines", "units", "net_revenue")}

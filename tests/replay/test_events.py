@@ -57,7 +57,7 @@ def test_event_ids_differ_by_key_and_by_loop_generation() -> None:
 
 
 def _oracle_event(values: dict[str, str], event_time: str, generation: int = 0) -> dict:
-    """The event SPEC.md describes, built by hand from the CSV text."""
+    """The event docs/kafka.md describes, built by hand from the CSV text."""
     key = f"{values['transaction_id']}\x1f{int(values['line_no'])}"
     key += f"\x1f{generation}" if generation else ""
     return {

@@ -44,7 +44,7 @@ def _number(text: str) -> object:
 
 
 def row_event(row: dict[str, str]) -> dict[str, object]:
-    """One CSV row as the JSON event SPEC.md describes (money and rates as strings)."""
+    """One CSV row as the JSON event docs/kafka.md describes (money and rates as strings)."""
     event: dict[str, object] = dict(row)
     event["line_no"] = _number(row["line_no"])
     event["quantity"] = _number(row["quantity"])
