@@ -1,4 +1,4 @@
-"""The money rules (docs/data-contract.md): exact decimals, each line rounded half-up to cents before any sum."""
+"""The money rules (docs/data-contract.md): exact decimals, lines rounded half-up to cents first."""
 
 from __future__ import annotations
 
