@@ -34,7 +34,8 @@ def compose_command() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    pytest.fail(f"no Compose parser found; {INSTALL_HINT}")
+    # A skip for a user's `make test` without one; with CI set, tests/conftest.py fails it.
+    pytest.skip(f"no Compose parser found; {INSTALL_HINT}")
 
 
 def render(stack: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from tests.serve import oracle
 from tests.serve.batch_checks import check_view, get
 from tests.serve.conftest import serve_settings
 
-job = pytest.importorskip("retailpipe.batch.job")
+from retailpipe.batch import job
 
 QUARANTINED_KINDS = {
     "malformed_row",
