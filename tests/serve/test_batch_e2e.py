@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from retailpipe.batch import job
 from retailpipe.generate.run import generate
 from retailpipe.serve import create_app
 from retailpipe.settings import GenerateSettings
@@ -18,8 +19,6 @@ from retailpipe.storage import Storage
 from tests.serve import oracle
 from tests.serve.batch_checks import check_view, get
 from tests.serve.conftest import serve_settings
-
-from retailpipe.batch import job
 
 QUARANTINED_KINDS = {
     "malformed_row",
