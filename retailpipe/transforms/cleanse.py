@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from retailpipe.schemas import MONEY, RATE, RAW_COLUMNS, TRANSACTIONS_COLUMNS
+from retailpipe.transforms.checks import Check, first_failed
 from retailpipe.transforms.money import with_line_amounts
 
 # ISO 8601 with a UTC offset, as docs/data-contract.md requires; a space may stand in for the `T`.
@@ -139,7 +140,7 @@ def typed(df: DataFrame) -> DataFrame:
     )
 
 
-def _checks() -> list[tuple[str, Column, Column]]:
+def _checks() -> list[Check]:
     """(reason code, failed, detail) of every check, in the order they are applied."""
     missing = [F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED_TEXT]
     missing_price = F.when(F.col("amount_only") & F.col("amount").isNull(), F.lit("amount")).when(
@@ -217,24 +218,7 @@ def _checks() -> list[tuple[str, Column, Column]]:
             F.concat(F.lit("product_id "), F.col("product_id")),
         ),
     ]
-    return checks
-
-
-def _first_failed() -> Column:
-    """(reason, detail) of the first check a row fails, as a struct; NULL for a valid row.
-
-    One chain for both: the conditions are evaluated once, the detail text is only built
-    for a failing row.
-    """
-    (first, *rest) = _checks()
-
-    def failed(check: tuple[str, Column, Column]) -> Column:
-        return F.struct(F.lit(check[0]).alias("reason"), check[2].alias("detail"))
-
-    value = F.when(first[1], failed(first))
-    for check in rest:
-        value = value.when(check[1], failed(check))
-    return value
+    return [Check(*check) for check in checks]
 
 
 def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -263,7 +247,7 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     broadcast; their attributes are joined again in `finish`, after the shuffle.
     """
     joined = typed(rows).transform(_with_dimensions(stores, products))
-    failed = joined.select("*", _first_failed().alias("_failed"))
+    failed = joined.select("*", first_failed(_checks()).alias("_failed"))
     valid = F.col("_failed").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retailpipe.schemas import EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
+from retailpipe.transforms.checks import Check, first_failed
 from retailpipe.transforms.money import with_line_amounts
 
 # Every field is read as text first, so a wrong type becomes a reason, not a silent NULL.
@@ -114,27 +115,25 @@ def _reason(j: Column, stores: bool, products: bool) -> tuple[Column, Column]:
     too_long = F.concat_ws(
         ",", *(F.when(F.length(j[name]) > MAX_FIELD_CHARS, F.lit(name)) for name in TEXT_FIELDS)
     )
-    checks: list[tuple[Column, str, Column]] = [
-        (~F.col("is_object"), "malformed_json", F.lit("value is not a JSON object")),
-        (missing_list != "", "missing_field", missing_list),
-        (version != SCHEMA_VERSION, "unsupported_schema_version", j["schema_version"]),
-        (bad_numbers != "", "bad_number", bad_numbers),
-        (F.col("event_ts").isNull(), "bad_timestamp", j["event_time"]),
-        (F.col("unit_price_dec") < 0, "negative_price", j["unit_price"]),
-        (F.col("quantity_int") == 0, "zero_quantity", j["quantity"]),
-        (~discount_ok, "discount_out_of_range", j["discount_pct"]),
-        (too_long != "", "field_too_long", F.concat(too_long, F.lit(f" over {MAX_FIELD_CHARS}"))),
+    checks = [
+        Check("malformed_json", ~F.col("is_object"), F.lit("value is not a JSON object")),
+        Check("missing_field", missing_list != "", missing_list),
+        Check("unsupported_schema_version", version != SCHEMA_VERSION, j["schema_version"]),
+        Check("bad_number", bad_numbers != "", bad_numbers),
+        Check("bad_timestamp", F.col("event_ts").isNull(), j["event_time"]),
+        Check("negative_price", F.col("unit_price_dec") < 0, j["unit_price"]),
+        Check("zero_quantity", F.col("quantity_int") == 0, j["quantity"]),
+        Check("discount_out_of_range", ~discount_ok, j["discount_pct"]),
+        Check(
+            "field_too_long", too_long != "", F.concat(too_long, F.lit(f" over {MAX_FIELD_CHARS}"))
+        ),
     ]
     if stores:
-        checks.append((F.col("known_store").isNull(), "unknown_store", j["store_id"]))
+        checks.append(Check("unknown_store", F.col("known_store").isNull(), j["store_id"]))
     if products:
-        checks.append((F.col("known_product").isNull(), "unknown_product", j["product_id"]))
-    reason = F.lit(None).cast("string")
-    detail = F.lit(None).cast("string")
-    for condition, code, text in reversed(checks):
-        reason = F.when(condition, F.lit(code)).otherwise(reason)
-        detail = F.when(condition, text.cast("string")).otherwise(detail)
-    return reason, detail
+        checks.append(Check("unknown_product", F.col("known_product").isNull(), j["product_id"]))
+    failed = first_failed([c._replace(detail=c.detail.cast("string")) for c in checks])
+    return failed["reason"], failed["detail"]
 
 
 def _known(rows: DataFrame, ids: DataFrame | None, field: str, alias: str) -> DataFrame:
