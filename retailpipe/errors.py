@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class RetailpipeError(Exception):
     """An error the user can cause and fix; the CLI prints it as one line, no traceback."""
@@ -31,3 +33,48 @@ class ServiceError(RetailpipeError):
     """An external part (Java, Kafka, HDFS, Spark) is missing or does not answer."""
 
     exit_code = 3
+
+
+# Spark and Hadoop errors arrive as py4j / Spark exceptions whose text carries the Java (or
+# Python worker) cause; these are the ones a user can fix, recognised in one place.
+_KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"No space left on device|Disk quota exceeded"),
+        "the disk is full",
+        "free space under the storage root (and Spark's local dirs), then run again",
+    ),
+    (
+        re.compile(r"No module named '([\w.]+)'"),
+        "Spark's Python workers cannot import {0}",
+        "run the workers with retailpipe's Python environment (PYSPARK_PYTHON) or install "
+        "retailpipe there",
+    ),
+    (
+        re.compile(r"Failed to find data source: kafka"),
+        "Spark's Kafka source (spark-sql-kafka-0-10_2.13) is not on Spark's class path",
+        "run `python -m retailpipe.infra.jars` to fetch it, then `retailpipe doctor`",
+    ),
+    (
+        re.compile(r"NoSuchMethodError|ClassNotFoundException"),
+        "Spark's Kafka source does not match this Spark",
+        "the connector must be spark-sql-kafka-0-10_2.13 of exactly the PySpark version; "
+        "run `retailpipe doctor` and `python -m retailpipe.infra.jars`",
+    ),
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's text (its type when it has none)."""
+    text = str(exc)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+
+
+def from_spark(exc: BaseException, doing: str) -> RetailpipeError:
+    """A Spark/Java failure while `doing` something as one line: a known cause with its
+    fix, else what failed and that --debug shows the details."""
+    text = str(exc)
+    for pattern, message, fix in _KNOWN_CAUSES:
+        match = pattern.search(text)
+        if match:
+            return ServiceError(message.format(*match.groups()), fix)
+    return ServiceError(f"{doing} failed: {first_line(exc)}", "rerun with --debug for the details")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import IO, TYPE_CHECKING
 
-from retailpipe.errors import ConfigError, ServiceError
+from retailpipe.errors import ConfigError, ServiceError, first_line
 from retailpipe.infra.java import require_java
 from retailpipe.settings import Settings
 
@@ -199,7 +199,7 @@ def create_session(
         session = builder.getOrCreate()
     except Exception as exc:
         raise ServiceError(
-            f"Spark could not start: {_first_line(exc)}",
+            f"Spark could not start: {first_line(exc)}",
             "run `retailpipe doctor` to check Java and PySpark",
         ) from exc
     session.sparkContext.setLogLevel(settings.spark.log_level)
@@ -214,13 +214,35 @@ CONSOLE_NOISE = re.compile(
 )
 
 
+# The start of a record in the format of infra/log4j2.properties.
+LOG_RECORD = re.compile(r"^\d\d:\d\d:\d\d (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ")
+# Whether the JVM's error records and stack traces reach the console (`--debug`).
+_console = {"details": False}
+
+
+def show_jvm_details(on: bool) -> None:
+    """Let Spark's own error records, Java stack traces and Python workers' tracebacks
+    through to the console (the CLI's --debug); by default the CLI's one line says it."""
+    _console["details"] = on
+
+
 def _copy_console(source: IO[bytes]) -> None:
-    """Copy the JVM's stderr to ours, line by line, without CONSOLE_NOISE."""
+    """Copy the JVM's stderr to ours, line by line, without CONSOLE_NOISE and, unless
+    `show_jvm_details`, without error records and the stack traces that follow them."""
+    hiding = False
     for raw in iter(source.readline, b""):
         line = raw.decode(errors="replace")
-        if not CONSOLE_NOISE.match(line):
-            sys.stderr.write(line)
-            sys.stderr.flush()
+        if CONSOLE_NOISE.match(line):
+            continue
+        record = LOG_RECORD.match(line)
+        if record:
+            hiding = record.group(1) in ("ERROR", "FATAL")
+        elif line.startswith("Traceback (most recent call last)"):
+            hiding = True
+        if hiding and not _console["details"]:
+            continue
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 def _launch_quiet_jvm(builder: SparkSession.Builder) -> None:
@@ -237,8 +259,3 @@ def _launch_quiet_jvm(builder: SparkSession.Builder) -> None:
     gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
     SparkContext._ensure_initialized(gateway=gateway, conf=conf)
     threading.Thread(target=_copy_console, args=(gateway.proc.stderr,), daemon=True).start()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

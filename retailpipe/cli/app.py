@@ -19,6 +19,7 @@ from retailpipe.cli import batch, config, demo, doctor, generate, hdfs, kafka, r
 from retailpipe.cli.state import AppState, state
 from retailpipe.console import err_console, setup_logging
 from retailpipe.errors import RetailpipeError
+from retailpipe.spark import show_jvm_details
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def main_callback(
     app_state.config_file = config_file
     app_state.debug = debug
     setup_logging(verbose, quiet)
+    show_jvm_details(debug)
 
 
 app.command("generate", epilog=generate.EPILOG)(generate.generate)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from retailpipe.errors import ConfigError, RetailpipeError, ServiceError
+from retailpipe.errors import ConfigError, RetailpipeError, from_spark
 from retailpipe.settings import Settings, masked_dict
 from retailpipe.storage import Storage, serving_copy
 from retailpipe.stream.files import LOCAL, Files, HadoopFiles
@@ -227,7 +227,7 @@ def run_stream(
         manifest.finish("failed", exc.one_line())
         raise
     except Exception as exc:
-        error = _query_error(exc)
+        error = from_spark(exc, "the streaming query")
         manifest.finish("failed", error.one_line())
         raise error from exc
     manifest.finish(status)
@@ -241,18 +241,4 @@ def run_stream(
         late_events=data["late_events"],
         dead_letter_events=data["dead_letter_events"],
         watermark=data["watermark"],
-    )
-
-
-def _query_error(exc: Exception) -> RetailpipeError:
-    text = str(exc)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    if "NoSuchMethodError" in text or "ClassNotFoundException" in text:
-        return ServiceError(
-            f"Spark's Kafka source does not match this Spark ({first})",
-            "the connector must be spark-sql-kafka-0-10_2.13 of exactly the PySpark version; "
-            "run `retailpipe doctor` and `python -m retailpipe.infra.jars`",
-        )
-    return ServiceError(
-        f"the streaming query failed: {first}", "rerun with --debug for the details"
     )

@@ -7,12 +7,10 @@ import time
 
 from pyspark.sql import DataFrame, SparkSession
 
-from retailpipe.errors import ServiceError
+from retailpipe.errors import ServiceError, from_spark
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
-
-CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.13"
 
 
 def _java_client_options(settings: Settings) -> dict[str, str]:
@@ -74,14 +72,4 @@ def kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
     try:
         return reader.load()
     except Exception as exc:
-        if "Failed to find data source: kafka" in str(exc):
-            raise ServiceError(
-                f"Spark's Kafka source ({CONNECTOR}:{spark.version}) is not on Spark's class path",
-                "run `python -m retailpipe.infra.jars` to fetch it, then `retailpipe doctor`",
-            ) from None
-        if "NoSuchMethodError" in str(exc) or "ClassNotFoundException" in str(exc):
-            raise ServiceError(
-                f"Spark's Kafka source does not match Spark {spark.version}",
-                f"use {CONNECTOR}:{spark.version} exactly (`python -m retailpipe.infra.jars`)",
-            ) from None
-        raise
+        raise from_spark(exc, "opening Spark's Kafka source") from None

@@ -17,7 +17,7 @@ from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
 from retailpipe.stream.run import run_stream
-from tests.stream.kafka_helpers import new_topic, produce, stream_settings
+from tests.stream.kafka_helpers import cli, cli_env, new_topic, produce, stream_settings
 from tests.stream.oracle import (
     csv_rows,
     duplicate_rows,
@@ -155,3 +155,31 @@ def test_restart_with_another_topic_is_refused(spark, kafka_broker, tmp_path) ->
     )
     with pytest.raises(ConfigError, match="slide_s"):
         run_stream(spark, other_grouping, available_now=True)
+
+
+def test_workers_without_the_packages_fail_in_one_line(kafka_broker, tmp_path) -> None:
+    """A Python for Spark's workers that lacks pandas and numpy (a bare venv), as on a
+    cluster whose workers were not set up: one line naming the module, exit 3."""
+    import subprocess
+    import sys
+    import venv
+
+    settings = stream_settings(tmp_path, kafka_broker, new_topic("bare"))
+    produce(settings, [(b"S1", _event("S1", "2026-01-01T12:00:00+00:00", "A"))])
+    bare = tmp_path / "bare-python"
+    venv.create(bare, with_pip=False)
+    env = {**cli_env(settings), "PYSPARK_PYTHON": str(bare / "bin" / "python")}
+    assert subprocess.run([env["PYSPARK_PYTHON"], "-c", "import numpy"]).returncode != 0
+
+    done = subprocess.run(
+        [*cli(), "stream", "--available-now"], env=env, capture_output=True, text=True, timeout=600
+    )
+
+    assert done.returncode == 3, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: Spark's Python workers cannot import numpy. Fix: run the workers with "
+        "retailpipe's Python environment (PYSPARK_PYTHON) or install retailpipe there"
+    ], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "\tat " not in done.stderr
+    assert sys.executable != env["PYSPARK_PYTHON"]
