@@ -28,11 +28,15 @@ from retailpipe.stream.files import (
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
+# A window key: the window's bounds and the store (or ALL).
+KEY_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("window_start", TS),
+    ("window_end", TS),
+    ("store_id", pa.string()),
+]
 WINDOW_SCHEMA = pa.schema(
     [
-        ("window_start", TS),
-        ("window_end", TS),
-        ("store_id", pa.string()),
+        *KEY_FIELDS,
         ("transactions", pa.int64()),
         ("units", pa.int64()),
         ("net_revenue", pa.decimal128(18, 2)),
@@ -42,9 +46,7 @@ WINDOW_SCHEMA = pa.schema(
 # `batch_id`: the last micro-batch counted in `late_events`; a replayed batch adds nothing.
 LATE_SCHEMA = pa.schema(
     [
-        ("window_start", TS),
-        ("window_end", TS),
-        ("store_id", pa.string()),
+        *KEY_FIELDS,
         ("late_events", pa.int64()),
         ("batch_id", pa.int64()),
         ("updated_at", TS),
@@ -61,7 +63,7 @@ STORE_SCHEMA = pa.schema(
         ("updated_at", TS),
     ]
 )
-KEY_NAMES: tuple[str, ...] = ("window_start", "window_end", "store_id")
+KEY_NAMES: tuple[str, ...] = tuple(name for name, _ in KEY_FIELDS)
 WINDOW_NAMES: tuple[str, ...] = ("window_start", "window_end")
 MEASURES: tuple[str, ...] = ("transactions", "units", "net_revenue")
 STORES_FILE = "stores.parquet"
