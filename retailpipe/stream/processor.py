@@ -46,6 +46,7 @@ OUTPUT_SCHEMA = T.StructType(
         T.StructField("units", T.LongType()),
         T.StructField("net_cents", T.LongType()),
         T.StructField("late_events", T.LongType()),  # window: this batch's; store: cumulative
+        T.StructField("batch_late_events", T.LongType()),  # store: this batch's late events
         T.StructField("events", T.LongType()),
         T.StructField("duplicates", T.LongType()),
         T.StructField("max_event_us", T.LongType()),
@@ -186,6 +187,7 @@ class WindowProcessor(StatefulProcessor):
             "store_id": [store],
             "events": [events],
             "late_events": [late_total],
+            "batch_late_events": [len(late_us)],
             "duplicates": [duplicates],
             "max_event_us": [max_us],
             "watermark_us": [mark],

@@ -103,7 +103,7 @@ def prepare(
     checkpoint = location(storage, "checkpoints")
     paths = _paths(storage, files)
     fresh = not files.is_dir(files.join(checkpoint, "offsets"))
-    if fresh and has_parquet([paths.windows, paths.late], files):
+    if fresh and has_parquet([paths.windows, paths.late, paths.stores, paths.dead_letter], files):
         raise ConfigError(
             f"{paths.windows} holds results of an earlier run but there is no checkpoint to "
             "resume from",

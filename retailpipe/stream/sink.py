@@ -1,9 +1,9 @@
 """The foreachBatch sink: publish what one micro-batch of the stateful step changed.
 
 The windows, de-duplication and lateness run on the executors (processor.py); what reaches
-the driver is small and bounded by the batch's stores and windows, never by its events:
-the changed windows' new values, the late events per window, one clock row per store that
-had events, and the batch's dead letters. The sink writes them for plain Parquet readers.
+the driver is bounded by the batch's stores and windows, never by its valid events: the
+changed windows' new values, the late events per window, one clock row per store that had
+events, and the batch's dead letters (one row each). The sink writes them for plain Parquet readers.
 
 Replays are harmless. Spark re-runs a batch that crashed before its commit from the same
 offsets and the same state store version, so the processor emits the same rows again:
@@ -234,7 +234,8 @@ class WindowSink:
         self._publish_dead(batch_id, dead)
         if windows.num_rows:
             publish_windows(self.paths.windows, window_updates(windows, now), now, self.files)
-        late_events = int(pc.sum(late["late_events"]).as_py() or 0)
+        # Late events, each once (a late row per window counts it in every window it hit).
+        late_events = int(pc.sum(clocks["batch_late_events"]).as_py() or 0)
         if late.num_rows:
             increments = late_increments(late, now)
             publish_late(self.paths.late, increments, batch_id, now, self.files)

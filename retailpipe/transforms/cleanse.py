@@ -10,13 +10,10 @@ from pyspark.sql import functions as F
 
 from retailpipe.schemas import MONEY, RATE, RAW_COLUMNS, TRANSACTIONS_COLUMNS
 from retailpipe.transforms.checks import Check, first_failed
-from retailpipe.transforms.money import with_line_amounts
+from retailpipe.transforms.money import MAX_PRICE, MAX_QUANTITY, with_line_amounts
 
 # ISO 8601 with a UTC offset, as docs/data-contract.md requires; a space may stand in for the `T`.
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
-# Beyond these a line amount would not fit DECIMAL(12,2).
-MAX_QUANTITY = 100_000
-MAX_PRICE = 100_000
 PAYMENT_SYNONYMS: dict[str, str] = {
     "credit": "card",
     "debit": "card",

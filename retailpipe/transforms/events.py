@@ -6,9 +6,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from retailpipe.schemas import EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
+from retailpipe.schemas import ALL_STORES, EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
 from retailpipe.transforms.checks import Check, first_failed
-from retailpipe.transforms.money import with_line_amounts
+from retailpipe.transforms.money import MAX_PRICE, MAX_QUANTITY, with_line_amounts
 
 # Every field is read as text first, so a wrong type becomes a reason, not a silent NULL.
 # Not JSON, or JSON but not an object (a number, an array, null): from_json puts the text
@@ -107,8 +107,14 @@ def _reason(j: Column, stores: bool, products: bool) -> tuple[Column, Column]:
     bad_numbers = F.concat_ws(
         ",",
         F.when(F.col("line_no_int").isNull() | (F.col("line_no_int") < 1), F.lit("line_no")),
-        F.when(F.col("quantity_int").isNull(), F.lit("quantity")),
-        F.when(F.col("unit_price_dec").isNull(), F.lit("unit_price")),
+        F.when(
+            F.col("quantity_int").isNull() | (F.abs(F.col("quantity_int")) > MAX_QUANTITY),
+            F.lit("quantity"),
+        ),
+        F.when(
+            F.col("unit_price_dec").isNull() | (F.abs(F.col("unit_price_dec")) > MAX_PRICE),
+            F.lit("unit_price"),
+        ),
         F.when(F.col("discount_dec").isNull(), F.lit("discount_pct")),
     )
     discount_ok = (F.col("discount_dec") >= 0) & (F.col("discount_dec") < 1)
@@ -128,6 +134,8 @@ def _reason(j: Column, stores: bool, products: bool) -> tuple[Column, Column]:
             "field_too_long", too_long != "", F.concat(too_long, F.lit(f" over {MAX_FIELD_CHARS}"))
         ),
     ]
+    # ALL names the sum over stores in the windows; no store may take it.
+    checks.append(Check("unknown_store", j["store_id"] == ALL_STORES, j["store_id"]))
     if stores:
         checks.append(Check("unknown_store", F.col("known_store").isNull(), j["store_id"]))
     if products:

@@ -7,6 +7,11 @@ from pyspark.sql import functions as F
 
 from retailpipe.schemas import MONEY
 
+# Beyond these a line amount would not fit DECIMAL(12,2): batch quarantines and the stream
+# dead-letters such lines as bad_number.
+MAX_QUANTITY = 100_000
+MAX_PRICE = 100_000
+
 
 def gross_amount(quantity: Column, unit_price: Column) -> Column:
     """quantity x unit_price, rounded half-up to cents."""

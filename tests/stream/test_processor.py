@@ -134,7 +134,8 @@ def test_lateness_is_judged_by_the_store_own_watermark() -> None:
     assert late == expected
     assert rows(s1, "window") == []
     clock = rows(s1, "store")[0]
-    assert clock["late_events"] == 1
+    assert clock["late_events"] == 1 and clock["batch_late_events"] == 1
+    assert sum(r["late_events"] for r in rows(s1, "late")) == 12  # once per window it hit
     assert clock["watermark_us"] == int(at("13:50:00").timestamp()) * US
 
 

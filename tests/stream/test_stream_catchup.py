@@ -80,7 +80,7 @@ def test_late_events_are_counted_per_window_as_the_batches_saw_them(
     messages.append((b"S1", messages[0][1]))  # a duplicate, sent again at the end
     produce(settings, messages)
 
-    run_stream(spark, settings, available_now=True)
+    result = run_stream(spark, settings, available_now=True)
 
     ends = batch_offsets(tmp_path / "checkpoints" / "stream", settings.kafka.topic)
     expected, late = replay_batches(topic_messages(settings), ends, DELAY_S)
@@ -89,6 +89,13 @@ def test_late_events_are_counted_per_window_as_the_batches_saw_them(
     assert _published(tmp_path) == expected
     stores_table = ds.dataset(str(tmp_path / "stream_stores"), format="parquet").to_table()
     assert sorted(stores_table["store_id"].to_pylist()) == list(stores)
+    # Each late event counted once: per store, per batch and in total alike.
+    late_events = sum(stores_table["late_events"].to_pylist())
+    manifest = json.loads(Path(result.manifest).read_text())
+    assert (
+        manifest["late_events"] == late_events == sum(b["late_events"] for b in manifest["batches"])
+    )
+    assert late_events * 12 * 2 == sum(late.values())  # 12 windows each, store and ALL
 
 
 def test_unknown_stores_and_overlong_fields_are_dead_letters(spark, kafka_broker, tmp_path) -> None:

@@ -78,6 +78,10 @@ def test_malformed_messages_go_to_the_dead_letter(spark, kafka_broker, tmp_path)
         good[2].replace(
             b'"event_time": "2026-01-01T12:00:00+00:00"', b'"event_time": "yesterday"'
         ): "bad_timestamp",
+        # a line amount that would not fit DECIMAL(12,2): dead-lettered, never a failed query
+        good[3].replace(b'"unit_price": "2.50"', b'"unit_price": "99999999.99"'): "bad_number",
+        good[4].replace(b'"quantity": 1', b'"quantity": 200000'): "bad_number",
+        good[5].replace(b'"store_id": "S1"', b'"store_id": "ALL"'): "unknown_store",
     }
     assert all(value not in good for value in bad)
     messages = [
