@@ -63,16 +63,39 @@ def check_storage(settings: Settings) -> Check:
     return Check("Storage root", ok, str(root), f"make {probe} writable or set storage.root")
 
 
-def _optional(module: str, name: str) -> Callable[[Settings], Check]:
-    """A check that a later stage provides as `doctor_check(settings) -> (ok, detail, fix)`."""
+def check_stream_workers(_: Settings) -> Check:
+    """The packages the stream's stateful step needs in Spark's Python workers."""
+    import os
+    import subprocess
+
+    python = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    probe = subprocess.run(
+        [python, "-c", "import numpy, pandas, pyarrow, google.protobuf"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        return Check("Stream workers' Python", True, python)
+    missing = (probe.stderr.strip().splitlines() or ["cannot run it"])[-1]
+    return Check(
+        "Stream workers' Python",
+        False,
+        f"{python}: {missing}",
+        "set PYSPARK_PYTHON to retailpipe's Python, or install retailpipe into that one",
+    )
+
+
+def _service(module: str, name: str) -> Callable[[Settings], Check]:
+    """A stage's `doctor_check(settings) -> (ok, detail, fix)` for a service it talks to."""
 
     def run(settings: Settings) -> Check:
         import importlib
 
         try:
             check = importlib.import_module(module).doctor_check
-        except (ImportError, AttributeError):
-            return Check(name, True, "not built yet", required=False)
+        except ImportError as exc:  # a broken install, not a service that is down
+            return Check(name, False, f"cannot import {module}: {exc}", "run `make install`")
         ok, detail, fix = check(settings)
         return Check(name, ok, detail, fix, required=False)
 
@@ -84,9 +107,10 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_java,
     check_pyspark,
     check_storage,
-    _optional("retailpipe.infra.jars", "Spark Kafka connector"),
-    _optional("retailpipe.replay.client", "Kafka"),
-    _optional("retailpipe.infra.hdfs", "HDFS"),
+    check_stream_workers,
+    _service("retailpipe.infra.jars", "Spark Kafka connector"),
+    _service("retailpipe.replay.client", "Kafka"),
+    _service("retailpipe.infra.hdfs", "HDFS"),
 )
 
 

@@ -161,4 +161,18 @@ def test_console_script_and_module_entry_point(tmp_path: Path) -> None:
 def test_doctor_reports_python_and_java() -> None:
     result = invoke("doctor")
     assert "Python" in result.output and "Java" in result.output and "PySpark" in result.output
+    assert "Stream workers" in result.output
     assert result.exit_code == 0, result.output
+
+
+def test_doctor_fails_when_the_stream_workers_python_lacks_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import venv
+
+    venv.create(tmp_path / "bare", with_pip=False)
+    monkeypatch.setenv("PYSPARK_PYTHON", str(tmp_path / "bare" / "bin" / "python"))
+    result = invoke("doctor")
+    assert result.exit_code != 0
+    assert "numpy" in result.output  # the module it could not import
+    assert "1 required check(s) failed: Stream workers' Python" in result.output
