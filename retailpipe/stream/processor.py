@@ -108,7 +108,7 @@ class Bucket:
         self.event_ids: set[str] = set(event_ids or ())
 
     def row(self) -> tuple[int, int, list[str], list[str]]:
-        return self.units, self.net_cents, sorted(self.receipts), sorted(self.event_ids)
+        return int(self.units), int(self.net_cents), sorted(self.receipts), sorted(self.event_ids)
 
 
 def window_starts(event_us: np.ndarray, window_us: int, slide_us: int) -> list[np.ndarray]:
@@ -214,8 +214,10 @@ class WindowProcessor(StatefulProcessor):
             sums.index.tolist(), sums["units"].tolist(), sums["net_cents"].tolist(), strict=True
         ):
             bucket = buckets.setdefault(start, Bucket())
-            bucket.units += units
-            bucket.net_cents += cents
+            # Whole Python ints: a pandas column can arrive as float (say, after concatenating
+            # an empty frame), and the state store turns a float in a long field into NULL.
+            bucket.units += int(units)
+            bucket.net_cents += int(cents)
             bucket.receipts.update(receipts[start])
             bucket.event_ids.update(event_ids[start])
         return len(fresh), set(sums.index.tolist())

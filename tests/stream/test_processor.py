@@ -107,6 +107,17 @@ def test_a_later_batch_updates_windows_to_absolute_values() -> None:
     assert not untouched & set(changed)
 
 
+def test_float_columns_are_stored_as_whole_numbers() -> None:
+    """pandas may hand the processor float columns (an empty chunk concatenated with a full
+    one); a float in a long state field becomes NULL in Spark's state store."""
+    frame = events("S1", ("12:01:00", "R1", 2, 500), ("12:02:00", "R2", 1, 250))
+    frame = frame.astype({"quantity": "float64", "net_cents": "float64"})
+    run = harness()
+    run.testInPandas("S1", frame)
+    (value,) = run.peekMapState("buckets", "S1").values()
+    assert value[:2] == (3, 750) and all(type(v) is int for v in value[:2])
+
+
 def test_duplicates_in_and_across_batches_count_once() -> None:
     line = ("12:00:00", "A", 3, 597)
     run = harness()
