@@ -11,6 +11,19 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever `sys.stderr` is when a record comes, not the one
+    it was made with (a test runner swaps and closes its captured streams)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     """Send log records to stderr: rich on a terminal, plain timestamped lines otherwise."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
@@ -24,7 +37,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%X]"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
         )
