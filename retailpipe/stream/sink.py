@@ -217,7 +217,8 @@ class WindowSink:
     ) -> None:
         self.paths, self.files, self.on_batch = paths, paths.files, on_batch
         self.dead_letters = dead_letter_count(paths.dead_letter, self.files)
-        self.totals = totals_of(read_stores(paths.stores, self.files), self.dead_letters)
+        self.stores = read_stores(paths.stores, self.files)  # small: a row per store
+        self.totals = totals_of(self.stores, self.dead_letters)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         """Publish micro-batch `batch_id`: rows of `processor.OUTPUT_SCHEMA`."""
@@ -239,10 +240,9 @@ class WindowSink:
         if late.num_rows:
             increments = late_increments(late, now)
             publish_late(self.paths.late, increments, batch_id, now, self.files)
-        stores = read_stores(self.paths.stores, self.files)
         if clocks.num_rows:
-            stores = publish_stores(self.paths.stores, store_updates(clocks, now), self.files)
-        self.totals = totals_of(stores, self.dead_letters)
+            self.stores = publish_stores(self.paths.stores, store_updates(clocks, now), self.files)
+        self.totals = totals_of(self.stores, self.dead_letters)
         clock.lap("publish")
         report = BatchReport(
             batch_id=batch_id,
