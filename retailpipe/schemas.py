@@ -18,6 +18,9 @@ RAW_COLUMNS: tuple[str, ...] = (
     "payment_method",
     "customer_id",
 )
+# Each raw column's position in RAW_COLUMNS, so code that holds a row as a tuple reads its
+# fields by name: `fields[RAW_INDEX["quantity"]]`.
+RAW_INDEX: dict[str, int] = {name: index for index, name in enumerate(RAW_COLUMNS)}
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "timestamp",
     "store_id",
