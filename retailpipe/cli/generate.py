@@ -10,6 +10,7 @@ from rich.table import Table
 from retailpipe.cli.state import state
 from retailpipe.console import console
 from retailpipe.errors import ConfigError
+from retailpipe.generate.profiles import DEFAULT_PROFILE, PROFILES
 from retailpipe.generate.run import generate as run_generate
 from retailpipe.storage import Storage
 
@@ -18,6 +19,8 @@ EPILOG = """Examples:
   retailpipe generate --days 30
 
   retailpipe generate --days 7 --rows-per-day 100000 --seed 7 --out /tmp/retail
+
+  retailpipe generate --profile grocery --force
 
   retailpipe generate --days 30 --bad-row-rate 0.01 --duplicate-rate 0.005 --late-rate 0.002 --force
 """
@@ -65,6 +68,11 @@ def generate(
     late_rate: float | None = typer.Option(
         None, "--late-rate", help="Share of rows dated on an earlier day (default: 0)."
     ),
+    profile: str = typer.Option(
+        DEFAULT_PROFILE,
+        "--profile",
+        help=f"Category mix of the chain: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE}).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", help="Processes writing days in parallel (default: all cores)."
     ),
@@ -89,7 +97,9 @@ def generate(
             "generate.workers": workers,
         }
     )
-    summary = run_generate(settings.generate, Storage(settings.storage.root), force=force)
+    summary = run_generate(
+        settings.generate, Storage(settings.storage.root), force=force, profile=profile
+    )
     table = Table(title="retailpipe generate", show_header=False)
     table.add_row("raw files", f"{summary.files} in {summary.raw_dir}")
     table.add_row("rows", f"{summary.rows:,}")

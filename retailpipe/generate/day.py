@@ -29,6 +29,9 @@ RETURN_RECEIPT_SHARE = 0.015
 MEAN_EXTRA_LINES = 1.6
 QUANTITIES = np.array([1, 2, 3, 4, 5, 6])
 QUANTITY_SHARE = np.array([0.68, 0.18, 0.07, 0.04, 0.02, 0.01])
+# Where each raw column sits in a CSV line: defects edit fields by name.
+FIELD = {name: i for i, name in enumerate(RAW_COLUMNS)}
+TIMESTAMP, QUANTITY, UNIT_PRICE = FIELD["timestamp"], FIELD["quantity"], FIELD["unit_price"]
 DEFECT_KINDS = ("malformed_row", "bad_number", "bad_timestamp", "negative_price", "zero_quantity")
 
 
@@ -45,6 +48,11 @@ class World:
     bad_row_rate: float = 0.0
     duplicate_rate: float = 0.0
     late_rate: float = 0.0
+
+    @functools.cached_property
+    def texts(self) -> _Texts:
+        """The dimension values as text, built on first use and kept as long as the world."""
+        return _Texts.of(self)
 
 
 @dataclass
@@ -71,18 +79,12 @@ class _Texts:
     prices: pa.Array
     customers: pa.Array  # index 0 is the anonymous customer: ""
     payments: pa.Array
-    kinds: pa.Array
 
-
-_TEXTS: dict[int, _Texts] = {}
-
-
-def _texts(world: World) -> _Texts:
-    key = id(world)
-    if key not in _TEXTS:
+    @classmethod
+    def of(cls, world: World) -> _Texts:
         cents = world.products.price_cents.tolist()
         width = max(6, len(str(world.customers)))
-        _TEXTS[key] = _Texts(
+        return cls(
             stores=pa.array(world.stores.ids),
             product_category=pa.array(
                 [
@@ -93,9 +95,7 @@ def _texts(world: World) -> _Texts:
             prices=pa.array([f"{c // 100}.{c % 100:02d}" for c in cents]),
             customers=pa.array(["", *(f"C{i:0{width}d}" for i in range(1, world.customers + 1))]),
             payments=pa.array(PAYMENT_METHODS),
-            kinds=pa.array(["T", "R"]),
         )
-    return _TEXTS[key]
 
 
 def _padded(values: np.ndarray, width: int) -> pa.Array:
@@ -220,7 +220,7 @@ def build_day(world: World, day: dt.date, n_lines: int) -> tuple[DayRows, dict[s
     gross = quantity * price_cents
     net = gross - round_half_up_div(gross * discount_h, 100)
 
-    text = _texts(world)
+    text = world.texts
     receipt_store = pc.take(text.stores, pa.array(store))
     # Receipt ids carry the business day: T (sale) or R (return) + YYYYMMDD, store, number.
     ymd = day.strftime("%Y%m%d")
@@ -387,9 +387,9 @@ def _inject_defects(
         days_back = int(rng.integers(1, 3))
         fields = lines[row + 1].split(b",")
         earlier = day - dt.timedelta(days=days_back)
-        clock = fields[2][11:19].decode()
+        clock = fields[TIMESTAMP][11:19].decode()
         offset = _offsets(earlier, tz)[int(clock[:2])]
-        fields[2] = f"{earlier.isoformat()}T{clock}{offset}".encode()
+        fields[TIMESTAMP] = f"{earlier.isoformat()}T{clock}{offset}".encode()
         lines[row + 1] = b",".join(fields)
         sale_date[row] = earlier.toordinal()
         defect = _defect("late_row", file_name=result.file, row=int(row), table=table)
@@ -441,19 +441,19 @@ def _break(line: bytes, kind: str, rng: np.random.Generator) -> bytes:
     if kind == "malformed_row":
         return b",".join(fields[:-3]) if rng.random() < 0.5 else line + b",EXTRA"
     if kind == "bad_number":
-        column = 6 if rng.random() < 0.5 else 7  # quantity or unit_price
+        column = QUANTITY if rng.random() < 0.5 else UNIT_PRICE
         fields[column] = (b"two", b"12,5x", b"N/A", b"1.2.3")[int(rng.integers(4))].replace(
             b",", b";"
         )
     elif kind == "bad_timestamp":
-        fields[2] = (
+        fields[TIMESTAMP] = (
             b"2026-13-45T25:61:00+00:00",
             b"yesterday",
             b"2026-01-32T10:00:00Z",
             b"31/01/2026 10:00",
         )[int(rng.integers(4))]
     elif kind == "negative_price":
-        fields[7] = b"-" + fields[7]
+        fields[UNIT_PRICE] = b"-" + fields[UNIT_PRICE]
     elif kind == "zero_quantity":
-        fields[6] = b"0"
+        fields[QUANTITY] = b"0"
     return b",".join(fields)

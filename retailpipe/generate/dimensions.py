@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retailpipe.generate.profiles import Profile, get_profile
 from retailpipe.schemas import CATEGORIES
 
 CITIES: tuple[tuple[str, str], ...] = (
@@ -34,17 +35,24 @@ STORE_SIZES: tuple[tuple[str, float], ...] = (
     ("large", 1.8),
     ("flagship", 3.0),
 )
-# (low, high) list price in dollars per category, and the category's share of the catalogue.
-CATEGORY_PRICES: dict[str, tuple[float, float, float]] = {
-    "grocery": (0.79, 24.99, 0.30),
-    "beverages": (0.99, 39.99, 0.14),
-    "household": (1.49, 49.99, 0.12),
-    "personal_care": (1.99, 59.99, 0.11),
-    "electronics": (9.99, 899.99, 0.07),
-    "apparel": (4.99, 149.99, 0.12),
-    "home": (3.99, 299.99, 0.09),
-    "toys": (2.99, 119.99, 0.05),
+# (low, high) shelf price in dollars per category.
+CATEGORY_PRICES: dict[str, tuple[float, float]] = {
+    "grocery": (0.79, 24.99),
+    "beverages": (0.99, 39.99),
+    "household": (1.49, 49.99),
+    "personal_care": (1.99, 59.99),
+    "electronics": (9.99, 899.99),
+    "apparel": (4.99, 149.99),
+    "home": (3.99, 299.99),
+    "toys": (2.99, 119.99),
 }
+# Within a category, unit velocity falls with price (velocity ~ price ** -ELASTICITY), times
+# a SKU's own appeal, drawn log-normal: a few SKUs sell far more than the rest. Revenue per
+# SKU then rises gently with price and is Pareto-shaped overall.
+PRICE_ELASTICITY = 0.65
+APPEAL_SIGMA = 1.4
+# No single SKU may expect more than this share of revenue (small catalogues get more room).
+MAX_SKU_SHARE = 0.022
 BRANDS: tuple[str, ...] = (
     "Acme",
     "Northwind",
@@ -112,7 +120,7 @@ class Products:
     categories: list[str]
     brands: list[str]
     price_cents: np.ndarray
-    popularity: np.ndarray  # sums to 1, Zipf-like
+    popularity: np.ndarray  # each SKU's share of sale lines; sums to 1
 
 
 def make_stores(count: int, seed: int) -> Stores:
@@ -136,33 +144,78 @@ def make_stores(count: int, seed: int) -> Stores:
     )
 
 
-def make_products(count: int, seed: int) -> Products:
-    """A catalogue across categories with plausible prices and skewed popularity."""
+def make_products(count: int, seed: int, profile: Profile | None = None) -> Products:
+    """A catalogue across categories with shelf prices, and how often each SKU sells.
+
+    The profile sets each category's share of SKUs and of revenue; within a category,
+    cheaper SKUs sell more units (see PRICE_ELASTICITY).
+    """
+    profile = profile or get_profile("general")
     rng = seeded_rng(seed, "products")
     width = id_width(count, 5)
-    shares = np.array([CATEGORY_PRICES[c][2] for c in CATEGORIES])
+    shares = np.array([profile.catalogue[c] for c in CATEGORIES])
     cat_idx = rng.choice(len(CATEGORIES), size=count, p=shares / shares.sum())
     low = np.array([CATEGORY_PRICES[CATEGORIES[c]][0] for c in cat_idx])
     high = np.array([CATEGORY_PRICES[CATEGORIES[c]][1] for c in cat_idx])
     # Log-uniform prices, ending in .x9 like shelf prices.
     dollars = np.exp(rng.uniform(np.log(low), np.log(high)))
     cents = np.maximum(np.floor(dollars * 10).astype(np.int64) * 10 + 9, 9)
-    ranks = rng.permutation(count) + 1
-    popularity = 1.0 / ranks**1.1
+    appeal = rng.lognormal(0.0, APPEAL_SIGMA, size=count)
     brand_idx = rng.integers(0, len(BRANDS), size=count)
     names = []
     for i in range(count):
         category = CATEGORIES[cat_idx[i]]
         nouns = NOUNS[category]
         names.append(f"{BRANDS[brand_idx[i]]} {nouns[i % len(nouns)]} {i + 1}")
+    revenue = _revenue_shares(cat_idx, cents, appeal, profile)
+    # A sale line's expected revenue is proportional to its price (quantities do not depend
+    # on the SKU), so a SKU's share of lines is its revenue share over its price.
+    lines = revenue / cents
     return Products(
         ids=[f"P{i + 1:0{width}d}" for i in range(count)],
         names=names,
         categories=[CATEGORIES[c] for c in cat_idx],
         brands=[BRANDS[b] for b in brand_idx],
         price_cents=cents,
-        popularity=popularity / popularity.sum(),
+        popularity=lines / lines.sum(),
     )
+
+
+def _revenue_shares(
+    cat_idx: np.ndarray, cents: np.ndarray, appeal: np.ndarray, profile: Profile
+) -> np.ndarray:
+    """Each SKU's expected share of revenue: its category's share from the profile, split
+    by velocity x price within the category, no SKU above the cap."""
+    velocity = appeal * (cents / 100.0) ** -PRICE_ELASTICITY
+    weight = velocity * cents
+    present = np.unique(cat_idx)
+    target = np.array([profile.revenue[CATEGORIES[c]] for c in present])
+    target = target / target.sum()
+    cap = max(MAX_SKU_SHARE, 2.0 / len(cents))
+    out = np.zeros(len(cents))
+    for c, share in zip(present, target, strict=True):
+        members = np.flatnonzero(cat_idx == c)
+        out[members] = _capped(share * weight[members] / weight[members].sum(), cap)
+    return out
+
+
+def _capped(shares: np.ndarray, cap: float) -> np.ndarray:
+    """`shares` with every value above `cap` cut to it and the excess spread over the rest in
+    proportion (water-filling); unchanged in sum. Equal shares when the cap cannot hold."""
+    total = shares.sum()
+    if total > cap * len(shares):
+        return np.full(len(shares), total / len(shares))
+    shares = shares.copy()
+    while True:
+        over = shares > cap
+        if not over.any():
+            return shares
+        excess = (shares[over] - cap).sum()
+        shares[over] = cap
+        free = shares < cap
+        if not free.any():
+            return shares
+        shares[free] += excess * shares[free] / shares[free].sum()
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,7 @@ from retailpipe import __version__
 from retailpipe.errors import InputError
 from retailpipe.generate.day import DayResult, World, day_targets, render_day, write_body
 from retailpipe.generate.dimensions import make_products, make_stores
+from retailpipe.generate.profiles import DEFAULT_PROFILE, get_profile
 from retailpipe.progress import progress
 from retailpipe.schemas import PRODUCT_COLUMNS, STORE_COLUMNS
 from retailpipe.settings import GenerateSettings
@@ -38,20 +39,21 @@ class GenerateSummary:
     seconds: float
 
 
-def parameters(params: GenerateSettings) -> dict[str, Any]:
+def parameters(params: GenerateSettings, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """The parameters that decide the output bytes (recorded in and compared with the manifest)."""
     data = params.model_dump(mode="json")
     data.pop("workers")
+    data["profile"] = profile
     return data
 
 
-def make_world(params: GenerateSettings) -> World:
+def make_world(params: GenerateSettings, profile: str = DEFAULT_PROFILE) -> World:
     return World(
         seed=params.seed,
         rows_per_day=params.rows_per_day,
         timezone=params.timezone,
         stores=make_stores(params.stores, params.seed),
-        products=make_products(params.products, params.seed),
+        products=make_products(params.products, params.seed, get_profile(profile)),
         customers=max(100, params.stores * 800),
         bad_row_rate=params.bad_row_rate,
         duplicate_rate=params.duplicate_rate,
@@ -63,8 +65,8 @@ def make_world(params: GenerateSettings) -> World:
 _WORLD: dict[str, World] = {}
 
 
-def _init_worker(params: GenerateSettings) -> None:
-    _WORLD["world"] = make_world(params)
+def _init_worker(params: GenerateSettings, profile: str) -> None:
+    _WORLD["world"] = make_world(params, profile)
 
 
 def _write_day(args: tuple[dt.date, int, str]) -> DayResult:
@@ -77,11 +79,19 @@ def _write_day(args: tuple[dt.date, int, str]) -> DayResult:
     return result
 
 
-def generate(params: GenerateSettings, storage: Storage, *, force: bool = False) -> GenerateSummary:
-    """Generate `params.days` days of raw files under the storage root's `raw/` folder."""
+def generate(
+    params: GenerateSettings,
+    storage: Storage,
+    *,
+    force: bool = False,
+    profile: str = DEFAULT_PROFILE,
+) -> GenerateSummary:
+    """Generate `params.days` days of raw files under the storage root's `raw/` folder, for a
+    chain whose category mix follows `profile` (see generate/profiles.py)."""
     started = time.monotonic()
-    raw_dir = _prepare_raw_dir(storage, params, force)
-    world = make_world(params)
+    get_profile(profile)  # an unknown name fails before anything is written
+    raw_dir = _prepare_raw_dir(storage, params, profile, force)
+    world = make_world(params, profile)
     _write_dimensions(storage, world)
     days = [params.start_date + dt.timedelta(days=i) for i in range(params.days)]
     targets = day_targets(world, days)
@@ -95,11 +105,13 @@ def generate(params: GenerateSettings, storage: Storage, *, force: bool = False)
                 results.append(_write_day(job))
                 bar.advance(1, status=results[-1].date)
         else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(params,)) as pool:
+            with ProcessPoolExecutor(
+                workers, initializer=_init_worker, initargs=(params, profile)
+            ) as pool:
                 for result in pool.map(_write_day, jobs):
                     results.append(result)
                     bar.advance(1, status=result.date)
-    manifest = _manifest(params, results, time.monotonic() - started)
+    manifest = _manifest(parameters(params, profile), results)
     _atomic_write(storage.path("manifest"), json.dumps(manifest, indent=2).encode() + b"\n")
     return GenerateSummary(
         raw_dir=str(raw_dir),
@@ -111,7 +123,7 @@ def generate(params: GenerateSettings, storage: Storage, *, force: bool = False)
     )
 
 
-def _prepare_raw_dir(storage: Storage, params: GenerateSettings, force: bool) -> Path:
+def _prepare_raw_dir(storage: Storage, params: GenerateSettings, profile: str, force: bool) -> Path:
     if not storage.is_local:
         raise InputError(
             "generate writes to a local storage root",
@@ -134,7 +146,7 @@ def _prepare_raw_dir(storage: Storage, params: GenerateSettings, force: bool) ->
         if manifest_path.exists():
             try:
                 old = json.loads(manifest_path.read_text())
-                same = old.get("parameters") == parameters(params)
+                same = old.get("parameters") == parameters(params, profile)
             except (OSError, ValueError):
                 same = False
         if not same and not force:
@@ -175,7 +187,7 @@ def _csv(header: tuple[str, ...], rows: Any) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _manifest(params: GenerateSettings, results: list[DayResult], seconds: float) -> dict[str, Any]:
+def _manifest(parameters: dict[str, Any], results: list[DayResult]) -> dict[str, Any]:
     by_date: dict[str, list[int]] = {}
     defects: dict[str, int] = {}
     for result in results:
@@ -190,7 +202,7 @@ def _manifest(params: GenerateSettings, results: list[DayResult], seconds: float
     return {
         "manifest_version": MANIFEST_VERSION,
         "generator": f"retailpipe {__version__}",
-        "parameters": parameters(params),
+        "parameters": parameters,
         "files": [
             {"date": r.date, "file": r.file, "rows": r.rows, "defects": len(r.defects)}
             for r in results
