@@ -127,7 +127,8 @@ def replay(
         _date(date_from, "--from"),
         _date(date_to, "--to"),
     )
-    summary = run_replay(settings, read_source(files), options)
+    with read_source(files) as source:
+        summary = run_replay(settings, source, options)
     _print_summary(summary, settings)
     if summary.failed:
         causes = ", ".join(f"{name} x{n}" for name, n in summary.errors.most_common(3))

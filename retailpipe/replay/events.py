@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retailpipe.replay.source import EPOCH_US, ISO, OFFSET_US, PLAIN
-from retailpipe.schemas import RAW_COLUMNS, SCHEMA_VERSION
+from retailpipe.replay.parse import EPOCH_US, ISO, OFFSET_US, PLAIN
+from retailpipe.schemas import RAW_COLUMNS, RAW_INDEX, SCHEMA_VERSION
 
 try:  # orjson is several times faster; the standard library gives the same bytes' meaning
     import orjson
@@ -79,39 +79,28 @@ def event(
     `iso_time`, when given, is `when.isoformat()` computed beforehand.
     """
     event_time = (when + shift).isoformat() if shift else iso_time or when.isoformat()
-    number = int(fields[1])
-    return _event(fields, event_id(fields[0], number, generation), event_time)
+    number = int(fields[RAW_INDEX["line_no"]])
+    identifier = event_id(fields[RAW_INDEX["transaction_id"]], number, generation)
+    return _event(fields, identifier, event_time)
 
 
 def _event(fields: tuple[str, ...], identifier: str, event_time: str) -> dict[str, Any]:
-    (
-        transaction_id,
-        line_no,
-        timestamp,
-        store_id,
-        product_id,
-        category,
-        quantity,
-        unit_price,
-        discount_pct,
-        payment_method,
-        customer_id,
-    ) = fields
+    row = dict(zip(RAW_COLUMNS, fields, strict=True))
     return {
         "event_id": identifier,
         "event_time": event_time,
         "schema_version": SCHEMA_VERSION,
-        "transaction_id": transaction_id or None,
-        "line_no": int(line_no),
-        "timestamp": timestamp,
-        "store_id": store_id or None,
-        "product_id": product_id or None,
-        "category": category or None,
-        "quantity": int(quantity),
-        "unit_price": unit_price or None,
-        "discount_pct": discount_pct or None,
-        "payment_method": payment_method or None,
-        "customer_id": customer_id or None,
+        "transaction_id": row["transaction_id"] or None,
+        "line_no": int(row["line_no"]),
+        "timestamp": row["timestamp"],
+        "store_id": row["store_id"] or None,
+        "product_id": row["product_id"] or None,
+        "category": row["category"] or None,
+        "quantity": int(row["quantity"]),
+        "unit_price": row["unit_price"] or None,
+        "discount_pct": row["discount_pct"] or None,
+        "payment_method": row["payment_method"] or None,
+        "customer_id": row["customer_id"] or None,
     }
 
 

@@ -7,8 +7,8 @@ import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import length_hint
@@ -20,7 +20,8 @@ from retailpipe.errors import InputError
 from retailpipe.progress import progress
 from retailpipe.replay import client
 from retailpipe.replay.events import encode, payloads
-from retailpipe.replay.source import Skipped, Source, read_source
+from retailpipe.replay.parse import EPOCH_US, OFFSET_US, Skipped
+from retailpipe.replay.source import Source, event_time, read_source
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def _shift(source: Source, options: ReplayOptions) -> int | None:
     events just happened)."""
     if not options.shift_to_now:
         return None
-    anchor = source.epochs[0] if options.mode == "speed" else source.epochs[-1]
+    anchor = source.first_epoch if options.mode == "speed" else source.last_epoch
     return round(time.time() - anchor)
 
 
@@ -233,32 +234,47 @@ def _send_pass(
 ) -> int:
     shift = _shift(source, options)
     stop = len(source) if budget is None else min(budget, len(source))
-    pacer = _Pacer(options, source.epochs) if options.mode != "max" else None
-    report = _Report(bar, source, shift)
+    pacer = _Pacer(options, source.first_epoch) if options.mode != "max" else None
+    report = _Report(bar, shift)
     count = 0
     try:
-        for start in range(0, stop, CHUNK):
-            if flag:
-                break
-            batch = source.table.slice(start, min(CHUNK, stop - start))
-            values = payloads(batch, generation, shift)
-            keys = batch["store_id"].cast(pa.binary()).to_pylist()
-            if pacer is None:
-                count += _send_burst(producer, options.topic, values, keys, flag, report, count)
-            else:
-                count += _send_paced(
-                    producer, options.topic, values, keys, flag, report, count, pacer
-                )
-            if count < start + len(values):
-                break
+        with closing(_chunks(source, stop)) as chunks:
+            for batch in chunks:
+                if flag:
+                    break
+                report.start(batch, count)
+                values = payloads(batch, generation, shift)
+                keys = batch["store_id"].cast(pa.binary()).to_pylist()
+                if pacer is None:
+                    sent = _send_burst(producer, options.topic, values, keys, flag, report, count)
+                else:
+                    epochs = batch[EPOCH_US].to_numpy() / 1e6
+                    sent = _send_paced(
+                        producer, options.topic, values, keys, flag, report, count, pacer, epochs
+                    )
+                if sent:
+                    if summary.first_event_time is None:
+                        summary.first_event_time = report.position(count)
+                    summary.last_event_time = report.position(count + sent - 1)
+                count += sent
+                if sent < len(values):
+                    break
     finally:
         summary.sent += count
-    if count:
-        if summary.first_event_time is None:
-            summary.first_event_time = _position(source, 0, shift)
-        summary.last_event_time = _position(source, count - 1, shift)
     report.finish(count)
     return count
+
+
+def _chunks(source: Source, stop: int) -> Generator[pa.Table]:
+    """The first `stop` rows in send order, at most CHUNK rows at a time."""
+    left = stop
+    with closing(source.batches()) as batches:
+        for table in batches:
+            for start in range(0, min(table.num_rows, left), CHUNK):
+                yield table.slice(start, min(CHUNK, left - start))
+            left -= table.num_rows
+            if left <= 0:
+                return
 
 
 def _send_burst(
@@ -313,10 +329,11 @@ def _send_paced(
     report: _Report,
     done: int,
     pacer: _Pacer,
+    epochs: Any,
 ) -> int:
     sent = 0
-    for value, key in zip(values, keys, strict=True):
-        pacer.wait(done + sent, producer.poll, flag)
+    for value, key, epoch in zip(values, keys, epochs, strict=True):
+        pacer.wait(done + sent, epoch, producer.poll, flag)
         if flag:
             break
         _produce_one(producer, topic, value, key)
@@ -329,16 +346,31 @@ def _send_paced(
 class _Report:
     """Progress: events sent, the current rate and event time, at most four times a second."""
 
-    def __init__(self, bar: Any, source: Source, shift: int | None) -> None:
-        self.bar, self.source, self.shift = bar, source, shift
+    def __init__(self, bar: Any, shift: int | None) -> None:
+        self.bar, self.shift = bar, shift
         self.reported = 0
         self.last = time.monotonic()
+        self.first_index = 0
+        self.epoch_us: Any = None
+        self.offset_us: Any = None
+
+    def start(self, batch: pa.Table, first_index: int) -> None:
+        """The batch being sent; its first row is event number `first_index` of the pass."""
+        self.first_index = first_index
+        self.epoch_us = batch[EPOCH_US].to_numpy()
+        self.offset_us = batch[OFFSET_US].to_numpy()
+
+    def position(self, index: int) -> str:
+        """Event number `index`'s event time (shifted), ISO 8601; it must be in the batch."""
+        row = index - self.first_index
+        when = event_time(int(self.epoch_us[row]), int(self.offset_us[row]), self.shift or 0)
+        return when.isoformat()
 
     def update(self, count: int) -> None:
         now = time.monotonic()
         if now - self.last >= 0.25:
             rate = (count - self.reported) / (now - self.last)
-            position = _position(self.source, count - 1, self.shift)
+            position = self.position(count - 1)
             self.bar.advance(count - self.reported, status=f"{rate:,.0f}/s, event time {position}")
             self.reported, self.last = count, now
 
@@ -346,23 +378,20 @@ class _Report:
         self.bar.advance(count - self.reported)
 
 
-def _position(source: Source, index: int, shift: int | None) -> str:
-    return source.event_time(index, shift or 0).isoformat()
-
-
 class _Pacer:
     """Waits before each event: --speed keeps the scaled gaps between event times, --rate
     spaces events 1/rate s apart. Waiting is done in `poll()`, so deliveries are served."""
 
-    def __init__(self, options: ReplayOptions, epochs: Any) -> None:
+    def __init__(self, options: ReplayOptions, first_epoch: float) -> None:
         self.speed = options.speed if options.mode == "speed" else None
         self.rate = options.rate if options.mode == "rate" else None
-        self.epochs = epochs
+        self.first_epoch = first_epoch
         self.started = time.monotonic()
 
-    def wait(self, index: int, poll: Callable[[float], int], flag: _StopFlag) -> None:
+    def wait(self, index: int, epoch: float, poll: Callable[[float], int], flag: _StopFlag) -> None:
+        """Wait for event number `index` of the pass, whose event time is `epoch`."""
         if self.speed:
-            target = (self.epochs[index] - self.epochs[0]) / self.speed
+            target = (epoch - self.first_epoch) / self.speed
         elif self.rate:
             target = index / self.rate
         else:
@@ -405,4 +434,5 @@ def load_and_replay(
     settings: Settings, files: list[Any], options: ReplayOptions, **kwargs: Any
 ) -> ReplaySummary:
     """Read `files` (event-time order) and replay them."""
-    return replay(settings, read_source(files), options, **kwargs)
+    with read_source(files) as source:
+        return replay(settings, source, options, **kwargs)

@@ -1,76 +1,46 @@
-"""Raw daily CSV files -> rows in event-time order (columnar), and the rows that cannot be parsed.
-
-Reading is vectorised: pyarrow splits a file into string columns, pyarrow/numpy check and
-convert them, and only the rows that fail a strict vectorised check go through the Python
-checks, which have the final say (reasons and details). Files that need the CSV module's
-exact handling (quoted values, lone CR line ends, empty lines) are split by the csv module.
+"""The rows one replay sends: the selected raw files, read one at a time into sorted runs
+on disk, and merged by event time when sent (`runs.py`); plus the rows that were skipped.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
-import re
 import shutil
-from dataclasses import dataclass, field
-from functools import cached_property
+import tempfile
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from retailpipe.errors import InputError
+from retailpipe.progress import progress
+from retailpipe.replay.parse import EPOCH_US, FILE, ISO, LINE, OFFSET_US, Skipped, read_file
+from retailpipe.replay.runs import SortedRun, merge, write_run
 from retailpipe.schemas import RAW_COLUMNS
 from retailpipe.settings import Settings
 from retailpipe.storage import Storage, parse_raw_date
 
 log = logging.getLogger(__name__)
 
-# A plain decimal: optional sign, digits, optional fraction. No exponents, NaN or infinity.
-_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
-_INTEGER = re.compile(r"-?\d+")
-# Vectorised checks: strict ASCII subsets of what the Python checks above accept.
-_FAST_INTEGER = r"^(?:0|-?[1-9][0-9]{0,17})$"  # exactly as int() prints it, fits in int64
-_FAST_DECIMAL = r"^(?:-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"  # or empty
-# Timestamps `YYYY-MM-DDTHH:MM:SS+HH:MM` are checked and converted by numpy on their bytes.
-_TIMESTAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]
-_TIMESTAMP_MARKS = [4, 7, 10, 13, 16, 22]
-_MARKS = np.frombuffer(b"--T:::", np.uint8)
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # characters JSON writes escaped
-_CONTROL = bytes(c for c in range(0x20) if c not in b"\r\n")
-_TEXT_COLUMNS = tuple(c for c in RAW_COLUMNS if c not in ("line_no", "quantity"))
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
-# Columns besides RAW_COLUMNS (where line_no and quantity hold the integer as int() prints it).
-FILE, LINE, EPOCH_US, OFFSET_US, ISO, PLAIN = (
-    "_file",
-    "_line",
-    "_epoch_us",
-    "_offset_us",
-    "_iso",
-    "_plain",
-)
-_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in RAW_COLUMNS]
-    + [
-        (FILE, pa.int32()),
-        (LINE, pa.int64()),
-        (EPOCH_US, pa.int64()),
-        (OFFSET_US, pa.int64()),
-        (ISO, pa.string()),
-        (PLAIN, pa.bool_()),
-    ]
-)
+__all__ = ["Row", "Skipped", "Source", "event_time", "read_source", "select_files"]
+
+
+def event_time(epoch_us: int, offset_us: int, shift_s: int = 0) -> dt.datetime:
+    """An event time (UTC microseconds, moved by `shift_s` seconds) in its own UTC offset."""
+    local_us = epoch_us + offset_us + shift_s * 1_000_000
+    # Local time first: the UTC instant of e.g. 0001-01-01T00:30+05:00 is before year 1.
+    local = dt.datetime(1970, 1, 1) + local_us * _MICROSECOND
+    return local.replace(tzinfo=dt.timezone(offset_us * _MICROSECOND))
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One parsable raw row (a view of one line of `Source.table`, for inspection)."""
+    """One sendable raw row, for tests and inspection (the send loop works on tables)."""
 
     epoch: float
     event_time: dt.datetime
@@ -80,67 +50,73 @@ class Row:
     fields: tuple[str, ...]  # in RAW_COLUMNS order
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """A row that was not sent, and why (a generator defect kind / batch reason code)."""
-
-    file: str
-    line_number: int
-    reason: str
-    detail: str
-    raw: str  # the row's fields joined by commas (original quoting is not kept)
-
-
-@dataclass
 class Source:
-    """Everything one replay reads: rows sorted by event time, plus the rows skipped.
+    """Everything one replay reads: the sorted runs of the selected files, and the rows
+    skipped. `batches()` yields the rows in send order (columns of `parse.ROW_SCHEMA`), as
+    often as asked (each `--loop` pass merges the runs again). Close it (or use it as a
+    context manager) to delete the runs."""
 
-    `table` has one row per sendable CSV row, in send order, with the columns of `_SCHEMA`:
-    the raw text fields, the source position, the event time as UTC microseconds plus its
-    UTC offset, `_iso` (the event_time to send when not shifted) and `_plain` (no field
-    needs JSON escaping).
-    """
-
-    files: list[Path]
-    table: pa.Table = field(default_factory=_SCHEMA.empty_table)
-    skipped: list[Skipped] = field(default_factory=list)
+    def __init__(
+        self,
+        files: list[Path],
+        runs: list[SortedRun],
+        skipped: list[Skipped],
+        folder: tempfile.TemporaryDirectory[str],
+    ) -> None:
+        self.files, self.runs, self.skipped, self._folder = files, runs, skipped, folder
+        self._count = sum(run.rows for run in runs)
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return self._count
 
-    @cached_property
-    def epochs(self) -> np.ndarray:
-        """Event times as UTC epoch seconds (float), in send order."""
-        return self.table[EPOCH_US].to_numpy() / 1e6
+    @property
+    def first_epoch(self) -> float:
+        """The earliest event time, UTC epoch seconds (the first event sent)."""
+        return min(run.first_us for run in self.runs) / 1e6
 
-    def event_time(self, index: int, shift_s: int = 0) -> dt.datetime:
-        """Row `index`'s event time (moved by `shift_s` seconds) in its own UTC offset."""
-        offset_us = self.table[OFFSET_US][index].as_py()
-        local_us = self.table[EPOCH_US][index].as_py() + offset_us + shift_s * 1_000_000
-        # Local time first: the UTC instant of e.g. 0001-01-01T00:30+05:00 is before year 1.
-        local = dt.datetime(1970, 1, 1) + local_us * _MICROSECOND
-        return local.replace(tzinfo=dt.timezone(offset_us * _MICROSECOND))
+    @property
+    def last_epoch(self) -> float:
+        """The latest event time, UTC epoch seconds (the last event sent)."""
+        return max(run.last_us for run in self.runs) / 1e6
 
-    def head(self, count: int) -> Source:
-        """The first `count` rows (same files and skipped rows)."""
-        return Source(self.files, self.table.slice(0, count), self.skipped)
+    def batches(self) -> Generator[pa.Table]:
+        """Every row, in send order: event time, ties by file, then line."""
+        return merge(self.runs)
 
     @property
     def rows(self) -> list[Row]:
-        """The rows as objects: for tests and inspection, not for the send loop."""
-        columns = [self.table[name].to_pylist() for name in (*RAW_COLUMNS, FILE, LINE, ISO)]
+        """The rows as objects, in send order: for tests and inspection."""
         names = [path.name for path in self.files]
-        return [
-            Row(
-                self.epochs[i],
-                self.event_time(i),
-                values[-1],
-                names[values[-3]],
-                values[-2],
-                tuple(values[: len(RAW_COLUMNS)]),
-            )
-            for i, values in enumerate(zip(*columns, strict=True))
-        ]
+        rows = []
+        for table in self.batches():
+            columns = (*RAW_COLUMNS, FILE, LINE, ISO, EPOCH_US, OFFSET_US)
+            for values in zip(*(table[name].to_pylist() for name in columns), strict=True):
+                *fields, file, line, iso, epoch_us, offset_us = values
+                rows.append(
+                    Row(
+                        epoch_us / 1e6,
+                        event_time(epoch_us, offset_us),
+                        iso,
+                        names[file],
+                        line,
+                        tuple(fields),
+                    )
+                )
+        return rows
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def stage_hdfs_raw(settings: Settings, storage: Storage) -> Storage:
@@ -198,334 +174,21 @@ def _describe(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start or 'the first day'} to {end or 'the last day'}"
 
 
-def read_source(files: list[Path]) -> Source:
-    """Parse every row of `files`; sort the good ones by event time (stable: file, line)."""
-    tables, skipped = [], []
-    for index, path in enumerate(files):
-        table, bad = _read_file(path, index)
-        tables.append(table)
-        skipped.extend(bad)
-    table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
-    order = np.argsort(table[EPOCH_US].to_numpy(), kind="stable")
-    return Source(files, table.take(order).combine_chunks(), skipped)
-
-
-@dataclass
-class _Split:
-    """A file split into fields: one string array per header column, valid-width rows only."""
-
-    columns: list[pa.Array]
-    lines: np.ndarray  # each row's line number
-    skipped: list[Skipped]  # rows with a wrong field count
-    plain_file: bool  # True: no value anywhere in the file needs JSON escaping
-
-
-def _read_file(path: Path, file_index: int) -> tuple[pa.Table, list[Skipped]]:
-    data = path.read_bytes()
-    end = data.find(b"\n")
-    body = data[end + 1 :] if end >= 0 else b""
-    if _simple(data, body):
-        header_text = _decode(path, data if end < 0 else data[:end]).rstrip("\r")
-        header = next(csv.reader([header_text]), None) if data else None
-        order = _column_order(path, header)
-        split = _split_fast(path.name, body, len(header or ()))
-    else:
-        header, split = _split_exact(path)
-        order = _column_order(path, header)
-    table, bad = _validate(path.name, file_index, split, order)
-    return table, sorted(split.skipped + bad, key=lambda row: row.line_number)
-
-
-def _decode(path: Path, data: bytes) -> str:
+def read_source(files: list[Path], spill_dir: Path | None = None) -> Source:
+    """Parse every row of `files`, one file at a time, into sorted runs under `spill_dir`
+    (default: the system's temporary folder, TMPDIR)."""
+    folder = tempfile.TemporaryDirectory(prefix="retailpipe-replay-", dir=spill_dir)
+    runs, skipped = [], []
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path.name} is not UTF-8 text ({exc})", "save the file as UTF-8 CSV"
-        ) from None
-
-
-def _simple(data: bytes, body: bytes) -> bool:
-    """No quoting, no lone CR, no empty line: splitting at commas and line ends is exact."""
-    return not (
-        b'"' in data
-        or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))
-        or body.startswith((b"\n", b"\r\n"))
-        or b"\n\n" in body
-        or b"\n\r\n" in body
-    )
-
-
-def _split_fast(name: str, body: bytes, width: int) -> _Split:
-    invalid = 0
-
-    def skip(_row: object) -> str:
-        nonlocal invalid
-        invalid += 1
-        return "skip"
-
-    names = [f"c{i}" for i in range(width)]
-    if not body:
-        return _Split([pa.array([], pa.string()) for _ in names], np.arange(0), [], True)
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-        )
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"{name}: {exc}", "save the file as UTF-8 CSV") from None
-    columns = [
-        table[n].combine_chunks() if table.num_rows else pa.array([], pa.string()) for n in names
-    ]
-    # Control characters other than line ends, or a backslash, need JSON escaping.
-    plain = b"\\" not in body and len(body.translate(None, _CONTROL)) == len(body)
-    if not invalid:
-        return _Split(columns, np.arange(2, table.num_rows + 2), [], plain)
-    lines, skipped = _field_counts(name, body, np.frombuffer(body, np.uint8), width)
-    if len(lines) != table.num_rows:  # pragma: no cover - pyarrow and numpy disagree
-        raise AssertionError(f"{name}: {table.num_rows} rows parsed, {len(lines)} expected")
-    return _Split(columns, lines, skipped, plain)
-
-
-def _field_counts(
-    name: str,
-    body: bytes,
-    buffer: np.ndarray,
-    width: int,
-) -> tuple[np.ndarray, list[Skipped]]:
-    """Line numbers of the rows with `width` fields, and the others as skipped rows."""
-    ends = np.flatnonzero(buffer == ord("\n"))
-    if len(buffer) and buffer[-1] != ord("\n"):
-        ends = np.append(ends, len(buffer))
-    commas = np.searchsorted(np.flatnonzero(buffer == ord(",")), ends)
-    fields = np.diff(commas, prepend=0) + 1
-    bad = np.flatnonzero(fields != width)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    skipped = [
-        Skipped(
-            name,
-            int(k) + 2,
-            "malformed_row",
-            f"{fields[k]} fields, expected {width}",
-            body[starts[k] : ends[k]].decode("utf-8").rstrip("\r"),
-        )
-        for k in bad
-    ]
-    return np.flatnonzero(fields == width) + 2, skipped
-
-
-def _split_exact(path: Path) -> tuple[list[str] | None, _Split]:
-    """The csv module's reading (quotes, embedded line breaks), for files that need it."""
-    lines, skipped = [], []
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            width = len(header or ())
-            values: list[list[str]] = [[] for _ in range(width)]
-            for row in reader:
-                if len(row) != width:
-                    detail = f"{len(row)} fields, expected {width}"
-                    skipped.append(
-                        Skipped(path.name, reader.line_num, "malformed_row", detail, ",".join(row))
-                    )
-                    continue
-                lines.append(reader.line_num)
-                for column, value in zip(values, row, strict=True):
-                    column.append(value)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path.name} is not UTF-8 text ({exc})", "save the file as UTF-8 CSV"
-        ) from None
-    columns = [pa.array(column, pa.string()) for column in values]
-    return header, _Split(columns, np.array(lines, dtype=np.int64), skipped, False)
-
-
-def _column_order(path: Path, header: list[str] | None) -> list[int]:
-    """Indexes of the file's columns in RAW_COLUMNS order."""
-    names = [column.strip().lower() for column in header or ()]
-    missing = [column for column in RAW_COLUMNS if column not in names]
-    if missing:
-        raise InputError(
-            f"{path.name} lacks the column(s) {', '.join(missing)} (header: {','.join(names)})",
-            "replay reads files written by `retailpipe generate`; map other exports with "
-            "`retailpipe batch`",
-        )
-    return [names.index(column) for column in RAW_COLUMNS]
-
-
-def _validate(
-    name: str,
-    file_index: int,
-    split: _Split,
-    order: list[int],
-) -> tuple[pa.Table, list[Skipped]]:
-    """The file's sendable rows (line order) with their event times, and the unparsable rows."""
-    raw = dict(zip(RAW_COLUMNS, (split.columns[i] for i in order), strict=True))
-    count = len(split.lines)
-    numbers_fast = _all(
-        pc.match_substring_regex(raw["line_no"], _FAST_INTEGER),
-        pc.match_substring_regex(raw["quantity"], _FAST_INTEGER),
-        pc.match_substring_regex(raw["unit_price"], _FAST_DECIMAL),
-        pc.match_substring_regex(raw["discount_pct"], _FAST_DECIMAL),
-    )
-    fast, epoch_us, offset_us = _fast_times(raw["timestamp"], numbers_fast)
-    derived = {"line_no": raw["line_no"], "quantity": raw["quantity"], ISO: raw["timestamp"]}
-    slow = np.flatnonzero(~fast)
-    bad: list[Skipped] = []
-    valid = fast.copy()
-    if len(slow):
-        rows = zip(*(pc.take(raw[c], slow).to_pylist() for c in RAW_COLUMNS), strict=True)
-        lines = zip(*(pc.take(c, slow).to_pylist() for c in split.columns), strict=True)
-        fixed: dict[str, list[str]] = {key: [] for key in derived}
-        for index, fields, values in zip(slow, rows, lines, strict=True):
-            parsed = _event_time(fields)
-            if isinstance(parsed, tuple):
-                bad.append(Skipped(name, int(split.lines[index]), *parsed, ",".join(values)))
-                continue
-            valid[index] = True
-            epoch_us[index] = (parsed - _EPOCH) // _MICROSECOND
-            offset = parsed.utcoffset() or dt.timedelta()
-            offset_us[index] = offset // _MICROSECOND
-            iso = _iso(parsed, fields[2])
-            for key, value in (
-                ("line_no", str(int(fields[1]))),
-                ("quantity", str(int(fields[6]))),
-                (ISO, iso),
-            ):
-                fixed[key].append(value)
-        mask = pa.array(valid & ~fast)
-        if fixed["line_no"]:
-            derived = {
-                key: pc.replace_with_mask(derived[key], mask, pa.array(fixed[key], pa.string()))
-                for key in derived
-            }
-    columns = {c: raw[c] for c in RAW_COLUMNS} | {
-        "line_no": derived["line_no"],
-        "quantity": derived["quantity"],
-        FILE: pa.array(np.full(count, file_index, dtype=np.int32)),
-        LINE: pa.array(split.lines.astype(np.int64)),
-        EPOCH_US: pa.array(epoch_us),
-        OFFSET_US: pa.array(offset_us),
-        ISO: derived[ISO],
-        PLAIN: _plain(raw, count, split.plain_file),
-    }
-    table = pa.Table.from_pydict(columns, schema=_SCHEMA)
-    return table.filter(pa.array(valid)), bad
-
-
-def _all(*masks: pa.Array) -> np.ndarray:
-    result = masks[0]
-    for mask in masks[1:]:
-        result = pc.and_(result, mask)
-    return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _plain(raw: dict[str, pa.Array], count: int, plain_file: bool) -> pa.Array:
-    """Per row: True when no text field needs JSON escaping."""
-    if plain_file or not count:
-        return pa.array(np.ones(count, dtype=bool))
-    return pa.array(
-        _all(*(pc.invert(pc.match_substring_regex(raw[c], _NEEDS_ESCAPE)) for c in _TEXT_COLUMNS))
-    )
-
-
-def _fast_times(
-    text: pa.Array,
-    candidate: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For `YYYY-MM-DDTHH:MM:SS+HH:MM` rows: (valid calendar time, UTC epoch us, offset us).
-
-    Years 2..9998 only, so no offset can leave the range Python's datetime handles.
-    """
-    count = len(candidate)
-    zeros = np.zeros(count, dtype=np.int64)
-    if not count or not candidate.any():
-        return np.zeros(count, dtype=bool), zeros, zeros.copy()
-    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + count + 1]
-    if not (np.diff(offsets) == 25).all():
-        candidate = candidate & (np.diff(offsets) == 25)
-        filler = pa.scalar("2000-01-01T00:00:00+00:00", pa.string())
-        text = pc.if_else(pa.array(candidate), text, filler)
-        offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + count + 1]
-    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].reshape(count, 25)
-    digits = chars[:, _TIMESTAMP_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps past 9
-    shape_ok = (
-        (digits <= 9).all(axis=1)
-        & (chars[:, _TIMESTAMP_MARKS] == _MARKS).all(axis=1)
-        & ((chars[:, 19] == ord("+")) | (chars[:, 19] == ord("-")))
-    )
-    pairs = digits[:, 0::2].astype(np.int64) * 10 + digits[:, 1::2]
-    century, year_of_century, month, day, hour, minute, second, offset_h, offset_m = pairs.T
-    year = century * 100 + year_of_century
-    sign = np.where(chars[:, 19] == ord("-"), -1, 1)
-    offset_s = sign * (offset_h * 3600 + offset_m * 60)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-    ok = (
-        candidate
-        & shape_ok
-        & (year >= 2)
-        & (year <= 9998)
-        & (month >= 1)
-        & (month <= 12)
-        & (day >= 1)
-        & (day <= month_days)
-        & (hour <= 23)
-        & (minute <= 59)
-        & (second <= 59)
-        & (offset_h <= 23)
-        & (offset_m <= 59)
-    )
-    days = _days_from_civil(year, month, day)
-    epoch_s = days * 86400 + hour * 3600 + minute * 60 + second - offset_s
-    return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
-
-
-def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
-    year = year - (month <= 2)
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def _event_time(fields: tuple[str, ...]) -> dt.datetime | tuple[str, str]:
-    """The row's event time, or why it cannot become an event: (reason, detail)."""
-    integer, decimal = _INTEGER.fullmatch, _DECIMAL.fullmatch
-    numbers_ok = (
-        integer(fields[1])
-        and integer(fields[6])
-        and (not fields[7] or decimal(fields[7]))
-        and (not fields[8] or decimal(fields[8]))
-    )
-    if not numbers_ok:
-        return _bad_number(fields)
-    try:
-        when = dt.datetime.fromisoformat(fields[2])
-    except ValueError:
-        return "bad_timestamp", f"timestamp {fields[2]!r} is not ISO 8601"
-    if when.tzinfo is None:
-        return "bad_timestamp", f"timestamp {fields[2]!r} has no UTC offset"
-    return when
-
-
-def _bad_number(fields: tuple[str, ...]) -> tuple[str, str]:
-    for index, name in ((1, "line_no"), (6, "quantity")):
-        if not _INTEGER.fullmatch(fields[index]):
-            return "bad_number", f"{name} {fields[index]!r} is not an integer"
-    for index, name in ((7, "unit_price"), (8, "discount_pct")):
-        if fields[index] and not _DECIMAL.fullmatch(fields[index]):
-            return "bad_number", f"{name} {fields[index]!r} is not a decimal"
-    raise AssertionError("called for a row whose numbers parse")
-
-
-def _iso(when: dt.datetime, text: str) -> str:
-    """`when.isoformat()`, reusing the CSV text when it already is exactly that form."""
-    if len(text) == 25 and text[10] == "T" and text[19] in "+-":
-        return text
-    return when.isoformat()
+        with progress("replay: reading", len(files), "files") as bar:
+            for index, path in enumerate(files):
+                table, bad = read_file(path, index)
+                skipped.extend(bad)
+                if table.num_rows:
+                    runs.append(write_run(table, index, Path(folder.name) / f"{index:06d}.arrow"))
+                del table
+                bar.advance(1)
+    except BaseException:
+        folder.cleanup()
+        raise
+    return Source(files, runs, skipped, folder)

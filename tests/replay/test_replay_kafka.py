@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from retailpipe.errors import ServiceError
 from retailpipe.replay.run import ReplayOptions, replay
@@ -189,7 +190,8 @@ def test_ctrl_c_flushes_and_summarises(storage: Storage, kafka_broker: str) -> N
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(8)
+    # Interrupt once events are flowing (not after a fixed time: start-up may be slow).
+    assert _wait_for_messages(kafka_broker, topic, 60, process), "no events arrived"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=90)
     assert process.returncode == 130, err
@@ -201,6 +203,28 @@ def test_ctrl_c_flushes_and_summarises(storage: Storage, kafka_broker: str) -> N
     events = [json.loads(m.value()) for m in consume(kafka_broker, topic, delivered)]
     assert len(events) == delivered
     assert len({(e["event_id"]) for e in events}) == delivered - _dupes_in(events)
+
+
+def _wait_for_messages(
+    bootstrap: str, topic: str, count: int, process: subprocess.Popen[str]
+) -> bool:
+    """Wait until `topic` holds `count` messages; False if `process` ends or 120 s pass."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": new_topic()})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is not None and metadata.error is None:
+                ends = [
+                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in metadata.partitions
+                ]
+                if sum(ends) >= count:
+                    return True
+            time.sleep(0.2)
+        return False
+    finally:
+        consumer.close()
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
