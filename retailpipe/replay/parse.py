@@ -33,7 +33,8 @@ _TIMESTAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23,
 _TIMESTAMP_MARKS = [4, 7, 10, 13, 16, 22]
 _MARKS = np.frombuffer(b"--T:::", np.uint8)
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # characters JSON writes escaped
-_NEEDS_ESCAPE_BYTES = re.compile(rb"[\x00-\x09\x0b\x0c\x0e-\x1f\\]")  # in a file: no line ends
+# Bytes that need JSON escaping, line ends aside (a file is searched for each, with no copy).
+_ESCAPED_BYTES = [bytes([c]) for c in b"\\" + bytes(range(0x20)) if c not in b"\r\n"]
 _TEXT_COLUMNS = tuple(c for c in RAW_COLUMNS if c not in ("line_no", "quantity"))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -108,7 +109,8 @@ def _split(path: Path) -> tuple[list[str] | None, _Split]:
     header_text = _decode(path, data if end < 0 else data[:end]).rstrip("\r")
     header = next(csv.reader([header_text]), None) if data else None
     body = pa.py_buffer(data).slice(start)
-    return header, _split_fast(path.name, body, len(header or ()))
+    plain = all(data.find(byte, start) < 0 for byte in _ESCAPED_BYTES)
+    return header, _split_fast(path.name, body, len(header or ()), plain)
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -120,7 +122,7 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _split_fast(name: str, body: pa.Buffer, width: int) -> _Split:
+def _split_fast(name: str, body: pa.Buffer, width: int, plain: bool) -> _Split:
     invalid = 0
 
     def skip(_row: object) -> str:
@@ -143,8 +145,6 @@ def _split_fast(name: str, body: pa.Buffer, width: int) -> _Split:
     columns = [
         table[n].combine_chunks() if table.num_rows else pa.array([], pa.string()) for n in names
     ]
-    # Control characters other than line ends, or a backslash, need JSON escaping.
-    plain = _NEEDS_ESCAPE_BYTES.search(memoryview(body)) is None
     if not invalid:
         return _Split(columns, np.arange(2, table.num_rows + 2), [], plain)
     lines, skipped = _field_counts(name, body, width)
