@@ -24,16 +24,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+_PORT = typer.Option(None, "--port", help="NameNode RPC port [default: 9000].")
+_HTTP_PORT = typer.Option(None, "--http-port", help="NameNode web UI port [default: 9870].")
+
 
 @app.command("up")
 def up(
     ctx: typer.Context,
-    port: Optional[int] = typer.Option(  # noqa: UP045 - typer needs Optional
-        None, "--port", help="NameNode RPC port [default: 9000]."
-    ),
-    http_port: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--http-port", help="NameNode web UI port [default: 9870]."
-    ),
+    port: Optional[int] = _PORT,  # noqa: UP045 - typer needs Optional
+    http_port: Optional[int] = _HTTP_PORT,  # noqa: UP045
 ) -> None:
     """Start the development HDFS in the background (fetches Hadoop with Maven the first time).
 

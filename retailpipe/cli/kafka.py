@@ -21,6 +21,17 @@ app = typer.Typer(
     "  retailpipe kafka status\n\n  retailpipe kafka down",
 )
 
+_PORT = typer.Option(None, "--port", help="Client port (default: kafka.local.port, 9092).")
+_CONTROLLER_PORT = typer.Option(
+    None, "--controller-port", help="KRaft controller port (default: 9093)."
+)
+_START_TIMEOUT = typer.Option(
+    kafka_broker.START_TIMEOUT_S, "--timeout", help="Seconds to wait until it answers."
+)
+_STOP_TIMEOUT = typer.Option(
+    kafka_broker.STOP_TIMEOUT_S, "--timeout", help="Seconds before SIGKILL."
+)
+
 
 def _settings(
     ctx: typer.Context, port: int | None = None, controller_port: int | None = None
@@ -33,15 +44,9 @@ def _settings(
 @app.command("up")
 def up(
     ctx: typer.Context,
-    port: Optional[int] = typer.Option(  # noqa: UP045 - typer needs Optional
-        None, "--port", help="Client port (default: kafka.local.port, 9092)."
-    ),
-    controller_port: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--controller-port", help="KRaft controller port (default: 9093)."
-    ),
-    timeout: float = typer.Option(
-        kafka_broker.START_TIMEOUT_S, "--timeout", help="Seconds to wait until it answers."
-    ),
+    port: Optional[int] = _PORT,  # noqa: UP045 - typer needs Optional
+    controller_port: Optional[int] = _CONTROLLER_PORT,  # noqa: UP045
+    timeout: float = _START_TIMEOUT,
 ) -> None:
     """Start the broker in the background and wait until it answers (fetches jars on first use)."""
     settings = _settings(ctx, port, controller_port)
@@ -55,12 +60,7 @@ def up(
 
 
 @app.command("down")
-def down(
-    ctx: typer.Context,
-    timeout: float = typer.Option(
-        kafka_broker.STOP_TIMEOUT_S, "--timeout", help="Seconds before SIGKILL."
-    ),
-) -> None:
+def down(ctx: typer.Context, timeout: float = _STOP_TIMEOUT) -> None:
     """Stop the broker (SIGTERM, then SIGKILL after --timeout seconds)."""
     settings = _settings(ctx)
     stopped = kafka_broker.stop(settings, timeout_s=timeout)
@@ -79,7 +79,8 @@ def status(ctx: typer.Context) -> None:
 @app.command("fetch")
 def fetch(ctx: typer.Context) -> None:
     """Download the Kafka broker and Spark's Kafka connector jars into the cache (once)."""
-    from retailpipe.infra.jars import cache_dir, kafka_jars, spark_kafka_jars
+    from retailpipe.infra.jars import kafka_jars, spark_kafka_jars
+    from retailpipe.infra.maven import cache_dir
 
     settings = _settings(ctx)
     broker = kafka_jars(settings)

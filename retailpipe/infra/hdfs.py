@@ -1,128 +1,59 @@
-"""The development HDFS (Apache Hadoop's NameNode + DataNode from Maven Central) and HDFS checks."""
+"""The development HDFS (Apache Hadoop's NameNode + DataNode from Maven Central) and HDFS checks.
+
+One JVM runs both (Hadoop's MiniDFSCluster runner); it keeps its files under
+`<runtime_dir>/hdfs/`: `data/`, `conf/`, `details.json` (written once it serves),
+`hdfs.log` and `hdfs.pid`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
 from retailpipe.errors import ServiceError
+from retailpipe.infra.jars import hadoop_jars
 from retailpipe.infra.java import java_executable, require_java
-from retailpipe.infra.process import alive, pid_from_file
+from retailpipe.infra.ports import LOOPBACK, answers
+from retailpipe.infra.service import STOP_TIMEOUT_S, JvmService, Port
 from retailpipe.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "RETAILPIPE_CACHE_DIR"
 # Hadoop's own runner: one JVM with a real NameNode and DataNode(s) (MiniDFSCluster).
 RUNNER = "org.apache.hadoop.test.MiniDFSClusterManager"
 FS_SHELL = "org.apache.hadoop.fs.FsShell"
-HOST = "127.0.0.1"
+DETAILS = "details.json"
 
 
-def cache_dir() -> Path:
-    """Where resolved jars live: $RETAILPIPE_CACHE_DIR, else ~/.cache/retailpipe."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "retailpipe"
-
-
-def hadoop_jars(settings: Settings) -> Path:
-    """The folder of Hadoop jars for `hdfs.version`, resolved with Maven on first use."""
-    version = settings.hdfs.version
-    target = cache_dir() / f"hadoop-{version}"
-    if (target / ".complete").exists():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ServiceError(
-            f"Maven is needed once to fetch Apache Hadoop {version} and is not installed",
-            "install Maven (e.g. `apt-get install maven`) and rerun; the jars are cached after",
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".hadoop-{version}-", dir=target.parent))
-    pom = resources.files("retailpipe.infra").joinpath("hdfs-pom.xml")
-    with resources.as_file(pom) as pom_path:
-        base = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom_path),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
-            f"-Dhadoop.version={version}",
-        ]
-        log.info("resolving Apache Hadoop %s with Maven into %s", version, target)
-        # Offline first: a warm ~/.m2 needs no network at all.
-        done = _run_quiet([*base[:1], "-o", *base[1:]]) or _run_quiet(base)
-    if not done or not any(staging.glob("hadoop-client-minicluster-*.jar")):
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ServiceError(
-            f"Maven could not resolve Apache Hadoop {version} (hadoop-client-minicluster)",
-            "check network access to Maven Central (or a mirror in ~/.m2/settings.xml) and "
-            "that hdfs.version names a published Hadoop release",
-        )
-    (staging / ".complete").write_text(version + "\n")
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first; its copy is as good as ours
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _run_quiet(cmd: list[str]) -> bool:
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        log.debug("%s failed: %s", " ".join(cmd[:3]), result.stdout[-2000:])
-    return result.returncode == 0
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The files of the development HDFS under `runtime_dir`/hdfs."""
-
-    root: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "conf"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "hdfs.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.root / "hdfs.log"
-
-    @property
-    def details(self) -> Path:
-        return self.root / "details.json"
-
-
-def runtime(settings: Settings) -> Runtime:
-    return Runtime(Path(settings.runtime_dir).expanduser().resolve() / "hdfs")
+def service(settings: Settings) -> JvmService:
+    """The development HDFS as a JvmService: files under `<runtime_dir>/hdfs`, two ports."""
+    hdfs = settings.hdfs
+    root = Path(settings.runtime_dir).expanduser().resolve() / "hdfs"
+    return JvmService(
+        name="HDFS",
+        command="hdfs",
+        root=root,
+        main_class=RUNNER,
+        address=local_uri(settings),
+        ports=(
+            Port(hdfs.namenode_port, "hdfs.namenode_port", "--port"),
+            Port(hdfs.http_port, "hdfs.http_port", "--http-port"),
+        ),
+        # The runner writes its details once the cluster is up.
+        ready=lambda: (root / DETAILS).exists() and answers(LOOPBACK, hdfs.namenode_port),
+        more_time="hdfs.start_timeout_s",
+    )
 
 
 def local_uri(settings: Settings) -> str:
     """The NameNode URI of the development HDFS."""
-    return f"hdfs://{HOST}:{settings.hdfs.namenode_port}"
+    return f"hdfs://{LOOPBACK}:{settings.hdfs.namenode_port}"
 
 
 @dataclass(frozen=True)
@@ -140,48 +71,47 @@ class HdfsStatus:
 
 def status(settings: Settings) -> HdfsStatus:
     """The state of the development HDFS (a NameNode that answers counts as running)."""
-    rt = runtime(settings)
-    pid = _our_pid(rt)
-    answering = answers(HOST, settings.hdfs.namenode_port)
+    cluster = service(settings)
+    answering = answers(LOOPBACK, settings.hdfs.namenode_port)
     live, remaining = _jmx(settings.hdfs.http_port) if answering else (None, None)
     return HdfsStatus(
         running=answering,
         uri=local_uri(settings),
-        web_url=f"http://{HOST}:{settings.hdfs.http_port}",
-        pid=pid,
+        web_url=f"http://{LOOPBACK}:{settings.hdfs.http_port}",
+        pid=cluster.pid(),
         live_datanodes=live,
         capacity_remaining=remaining,
-        runtime_dir=rt.root,
+        runtime_dir=cluster.root,
     )
 
 
 def start(settings: Settings) -> HdfsStatus:
     """Start the development HDFS in the background and wait until it serves requests."""
-    current = status(settings)
-    if current.running and current.pid is not None:
-        return current
-    hdfs = settings.hdfs
-    ports = (("hdfs.namenode_port", hdfs.namenode_port), ("hdfs.http_port", hdfs.http_port))
-    for name, port in ports:
-        if not port_free(HOST, port):
-            raise ServiceError(
-                f"port {port} on {HOST} is already in use by another process",
-                f"stop that process or choose another port ({name}, env "
-                f"RETAILPIPE_{name.upper().replace('.', '__')})",
-            )
-    require_java()
+    cluster = service(settings)
+    cluster.start(lambda: _prepare(settings, cluster), settings.hdfs.start_timeout_s)
+    return status(settings)
+
+
+def stop(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Stop the development HDFS; True when one was running."""
+    return service(settings).stop(timeout_s)
+
+
+def _prepare(settings: Settings, cluster: JvmService) -> list[str]:
+    """Write the client configuration; the runner's command line (formatting on first use)."""
     jars = hadoop_jars(settings)
-    rt = runtime(settings)
-    rt.data.mkdir(parents=True, exist_ok=True)
-    write_client_conf(rt.conf, local_uri(settings))
-    rt.details.unlink(missing_ok=True)
-    formatted = any(rt.data.glob("name-*/current/VERSION"))
-    cmd = [
+    cluster.data.mkdir(parents=True, exist_ok=True)
+    conf = cluster.root / "conf"
+    write_client_conf(conf, local_uri(settings))
+    (cluster.root / DETAILS).unlink(missing_ok=True)
+    formatted = any(cluster.data.glob("name-*/current/VERSION"))
+    hdfs = settings.hdfs
+    return [
         str(java_executable()),
         f"-Xmx{hdfs.heap}",
         "-Djava.net.preferIPv4Stack=true",
         "-cp",
-        classpath(rt, jars),
+        classpath(conf, jars),
         RUNNER,
         "-nnport",
         str(hdfs.namenode_port),
@@ -190,85 +120,22 @@ def start(settings: Settings) -> HdfsStatus:
         "-datanodes",
         str(hdfs.datanodes),
         "-writeConfig",
-        str(rt.root / "cluster-site.xml"),
+        str(cluster.root / "cluster-site.xml"),
         "-writeDetails",
-        str(rt.details),
+        str(cluster.root / DETAILS),
         "-D",
-        f"hdfs.minidfs.basedir={rt.data}",
+        f"hdfs.minidfs.basedir={cluster.data}",
         "-D",
         f"dfs.replication={min(hdfs.datanodes, 3)}",
         "-D",
         "dfs.permissions.enabled=false",
         *(["-format"] if not formatted else []),
     ]
-    with rt.log_file.open("ab") as out:
-        out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting HDFS\n".encode())
-        out.flush()
-        process = subprocess.Popen(
-            cmd,
-            cwd=rt.root,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    rt.pid_file.write_text(str(process.pid))
-    log.info("HDFS starting (pid %d, log %s)", process.pid, rt.log_file)
-    _wait_ready(settings, rt, process)
-    return status(settings)
 
 
-def _wait_ready(settings: Settings, rt: Runtime, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + settings.hdfs.start_timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            rt.pid_file.unlink(missing_ok=True)
-            raise _start_failure(rt, process.returncode)
-        if rt.details.exists() and answers(HOST, settings.hdfs.namenode_port):
-            return
-        time.sleep(0.5)
-    stop(settings)
-    raise ServiceError(
-        f"HDFS did not answer within {settings.hdfs.start_timeout_s:.0f} s (log {rt.log_file})",
-        "read the log; on a busy machine raise hdfs.start_timeout_s",
-    )
-
-
-def _start_failure(rt: Runtime, code: int) -> ServiceError:
-    tail = log_tail(rt.log_file, 40)
-    if "BindException" in tail or "Address already in use" in tail:
-        return ServiceError(
-            "HDFS could not bind one of its ports (already in use)",
-            "stop the other process or set hdfs.namenode_port / hdfs.http_port",
-        )
-    last = next((line for line in reversed(tail.splitlines()) if "Exception" in line), "")
-    return ServiceError(
-        f"HDFS exited during start-up (code {code}): {last.strip()[:200]}",
-        f"read {rt.log_file}; `retailpipe hdfs down` then `up` retries, deleting "
-        f"{rt.data} starts from an empty file system",
-    )
-
-
-def stop(settings: Settings, timeout_s: float = 30.0) -> bool:
-    """Stop the development HDFS; True when one was running."""
-    rt = runtime(settings)
-    pid = _our_pid(rt)
-    rt.pid_file.unlink(missing_ok=True)
-    if pid is None:
-        return False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.2)
-    if alive(pid):
-        log.warning("HDFS (pid %d) ignored SIGTERM; killing it", pid)
-        _signal_group(pid, signal.SIGKILL)
-    return True
-
-
-def classpath(rt: Runtime, jars: Path) -> str:
+def classpath(conf: Path, jars: list[Path]) -> str:
     # The conf folder comes first so Hadoop finds core-site.xml and log4j.properties there.
-    return os.pathsep.join([str(rt.conf), str(jars / "*")])
+    return os.pathsep.join([str(conf), *map(str, jars)])
 
 
 def write_client_conf(conf: Path, default_fs: str) -> None:
@@ -303,14 +170,14 @@ def fs_shell(settings: Settings, *args: str, uri: str | None = None) -> str:
     """Run Hadoop's `hdfs dfs` (FsShell) against `uri` (default: the storage root's NameNode)."""
     require_java()
     jars = hadoop_jars(settings)
-    rt = runtime(settings)
+    conf = service(settings).root / "conf"
     target = uri or namenode_of(settings.storage.root) or local_uri(settings)
-    write_client_conf(rt.conf, target)
+    write_client_conf(conf, target)
     cmd = [
         str(java_executable()),
         "-Xmx256m",
         "-cp",
-        classpath(rt, jars),
+        classpath(conf, jars),
         FS_SHELL,
         "-fs",
         target,
@@ -355,61 +222,22 @@ def doctor_check(settings: Settings) -> tuple[bool, str, str]:
             return True, f"development HDFS running at {local_uri(settings)}", ""
         return True, "not used (storage root is local)", ""
     parsed = urlparse(namenode)
-    host, port = parsed.hostname or HOST, parsed.port or 8020
+    host, port = parsed.hostname or LOOPBACK, parsed.port or 8020
     if answers(host, port):
         return True, f"NameNode answers at {namenode}", ""
     fix = (
         "start it with `retailpipe hdfs up`"
-        if host in (HOST, "localhost")
+        if host in (LOOPBACK, "localhost")
         else f"check that the NameNode {host}:{port} is up and reachable"
     )
     return False, f"no NameNode answers at {namenode}", fix
 
 
-def answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
-    """True when something accepts TCP connections at host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # Like Java's server sockets: a port in TIME_WAIT after a restart is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def log_tail(path: Path, lines: int) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 def _jmx(http_port: int) -> tuple[int | None, int | None]:
-    url = f"http://{HOST}:{http_port}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
+    url = f"http://{LOOPBACK}:{http_port}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
             bean = json.load(response)["beans"][0]
     except (OSError, ValueError, KeyError, IndexError):
         return None, None
     return bean.get("NumLiveDataNodes"), bean.get("CapacityRemaining")
-
-
-def _our_pid(rt: Runtime) -> int | None:
-    """The pid in the pid file if that process is alive and is our HDFS runner."""
-    return pid_from_file(rt.pid_file, RUNNER)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
