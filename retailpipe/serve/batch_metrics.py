@@ -42,6 +42,16 @@ class View:
     def filtered(self) -> bool:
         return self.store is not None or self.category is not None
 
+    def previous(self) -> View:
+        """The period of the same length just before this one, with the same filters."""
+        days = (self.end - self.start).days + 1
+        return View(
+            self.start - dt.timedelta(days=days),
+            self.start - dt.timedelta(days=1),
+            self.store,
+            self.category,
+        )
+
     def echo(self) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(),
@@ -150,6 +160,40 @@ def _kpis(catalog: Catalog, view: View) -> dict[str, Any]:
     }
 
 
+# How a tile's change is stated: relative to the previous value, or as the difference of
+# two ratios (a return rate going from 0.0100 to 0.0125 changed by 0.0025, not by 25 %).
+RELATIVE_CHANGE = ("net_revenue", "transactions", "units", "avg_basket")
+POINTS_CHANGE = ("return_rate", "promo_share")
+
+
+def kpi_changes(catalog: Catalog, view: View) -> dict[str, Any]:
+    """The previous period of the same length and every tile's change against it; both
+    null when that period starts before the data does (a part-period would mislead)."""
+    before = view.previous()
+    first = dt.date.fromisoformat(options(catalog)["min_date"])
+    if before.start < first:
+        return {"previous": None, "change": dict.fromkeys(RELATIVE_CHANGE + POINTS_CHANGE)}
+    now, then = kpis(catalog, view), kpis(catalog, before)
+    change: dict[str, str | None] = {}
+    for key in RELATIVE_CHANGE:
+        old = None if then[key] is None else Decimal(then[key])
+        new = None if now[key] is None else Decimal(now[key])
+        change[key] = None if old is None or new is None else ratio(new - old, abs(old))
+    for key in POINTS_CHANGE:
+        if now[key] is None or then[key] is None:
+            change[key] = None
+        else:
+            change[key] = str(Decimal(now[key]) - Decimal(then[key]))
+    return {
+        "previous": {
+            "start": before.start.isoformat(),
+            "end": before.end.isoformat(),
+            "kpis": {k: v for k, v in then.items() if k != "quarantined_last_run"},
+        },
+        "change": change,
+    }
+
+
 def _grouped(catalog: Catalog, view: View, keys: list[str], units: bool = True) -> pa.Table:
     """Net revenue (and units) per `keys` over the view: from the aggregate when the view
     has no store/category filter, else from the line items with the filters pushed down."""
@@ -186,12 +230,7 @@ def daily(catalog: Catalog, view: View) -> list[dict[str, Any]]:
 
     def compute() -> list[dict[str, Any]]:
         days = (view.end - view.start).days + 1
-        previous = View(
-            view.start - dt.timedelta(days=days),
-            view.start - dt.timedelta(days=1),
-            view.store,
-            view.category,
-        )
+        previous = view.previous()
         first = dt.date.fromisoformat(options(catalog)["min_date"])
         now = {
             r["sale_date"]: r["net_revenue"]

@@ -55,6 +55,7 @@ def page() -> Response | str:
     return render_template(
         "batch.html",
         view=view,
+        view_days=(view.end - view.start).days + 1,
         options=metrics.options(cat),
         quality=metrics.quality(cat),
         charts=list(CHARTS),
@@ -74,7 +75,11 @@ def kpis() -> Response:
     if not metrics.has_data(catalog()):
         return no_data("curated sales data", NO_DATA_FIX)
     view = _view()
-    return jsonify(filters=view.echo(), kpis=metrics.kpis(catalog(), view))
+    return jsonify(
+        filters=view.echo(),
+        kpis=metrics.kpis(catalog(), view),
+        **metrics.kpi_changes(catalog(), view),
+    )
 
 
 @bp.get("/api/batch/quality")

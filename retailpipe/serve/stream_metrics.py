@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -100,6 +101,8 @@ def summary(catalog: Catalog) -> dict[str, Any]:
             "events": run.get("events"),
             "late_events": _late_events(catalog, run),
             "dead_letter_events": _dead_letters(catalog, run),
+            "event_time": event_time(catalog, table),
+            "late_by_store": late_by_store(catalog),
         }
 
     return catalog.cached(("stream-summary",), STREAM_DATASETS, compute)
@@ -114,6 +117,49 @@ def _late_events(catalog: Catalog, run: dict[str, Any]) -> int | None:
     if stores is None:
         return run.get("late_events")
     return int(pc.sum(stores["late_events"]).as_py() or 0)
+
+
+def event_time(catalog: Catalog, table: pa.Table) -> dict[str, str | None]:
+    """The event-time range the published windows cover: `first` is the start of the earliest
+    slide step holding events (the earliest window end minus the slide), `last` the newest
+    event time a store has seen (`stream_stores/`), else the latest window's end."""
+    totals = table.filter(pc.field("store_id") == ALL_STORES)
+    if totals.num_rows == 0:
+        totals = table
+    ends = sorted(pc.unique(totals["window_end"]).to_pylist())
+    if len(ends) > 1:
+        slide = min(later - earlier for earlier, later in itertools.pairwise(ends))
+    else:  # one window: its events may lie anywhere in it
+        slide = ends[0] - pc.min(totals["window_start"]).as_py()
+    newest = None
+    stores = catalog.table("stream_stores")
+    if stores is not None and "max_event_time" in stores.column_names:
+        newest = pc.max(stores["max_event_time"]).as_py()
+    return {"first": iso(ends[0] - slide), "last": iso(newest or latest_end(table))}
+
+
+def late_by_store(catalog: Catalog) -> list[dict[str, Any]]:
+    """Each store's late events so far (events behind its watermark), most first."""
+    stores = catalog.table("stream_stores")
+    if stores is None:
+        return []
+    names = catalog.names("stores", "store_id", "store_name")
+    rows = []
+    for row in stores.to_pylist():
+        if row["store_id"] == ALL_STORES:
+            continue
+        rows.append(
+            {
+                "store_id": row["store_id"],
+                "store_name": names.get(row["store_id"], row["store_id"]),
+                "late_events": int(row.get("late_events") or 0),
+                "events": row.get("events"),
+                "max_event_time": iso(row.get("max_event_time")),
+                "watermark": iso(row.get("watermark")),
+            }
+        )
+    rows.sort(key=lambda r: (-r["late_events"], r["store_id"]))
+    return rows
 
 
 def _dead_letters(catalog: Catalog, run: dict[str, Any]) -> int | None:

@@ -45,6 +45,8 @@ def page() -> str:
         "stream.html",
         poll_ms=int(settings.serve.stream_poll_s * 1000),
         top=settings.serve.top_stores,
+        # The generator's stores all keep this zone: per-store times are shown in it.
+        store_timezone=settings.generate.timezone,
         fix=NO_DATA_FIX,
     )
 

@@ -159,3 +159,37 @@ def by(lines: list[Line], key: Callable[[Line], Any]) -> dict[Any, tuple[Decimal
         out[key(x)][0] += x.net
         out[key(x)][1] += x.quantity
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def kpi_changes(now: list[Line], before: list[Line]) -> dict[str, str | None]:
+    """Each tile's change against the previous period: relative for amounts and counts (of
+    the figures as shown, i.e. the basket in cents), a plain difference for the two rates."""
+
+    def basket(lines: list[Line]) -> Decimal:
+        net = sum((x.net for x in lines), Decimal(0))
+        return (net / len({x.transaction_id for x in lines})).quantize(CENT, ROUND_HALF_UP)
+
+    def rates(lines: list[Line]) -> tuple[Decimal, Decimal]:
+        net = sum((x.net for x in lines), Decimal(0))
+        sold = sum((x.net for x in lines if x.quantity > 0), Decimal(0))
+        returned = -sum((x.net for x in lines if x.quantity < 0), Decimal(0))
+        promo = sum((x.net for x in lines if x.discount_pct > 0), Decimal(0))
+        return (
+            (returned / sold).quantize(RATIO, ROUND_HALF_UP),
+            (promo / net).quantize(RATIO, ROUND_HALF_UP),
+        )
+
+    figures: dict[str, Callable[[list[Line]], Decimal]] = {
+        "net_revenue": lambda lines: sum((x.net for x in lines), Decimal(0)),
+        "transactions": lambda lines: Decimal(len({x.transaction_id for x in lines})),
+        "units": lambda lines: Decimal(sum(x.quantity for x in lines)),
+        "avg_basket": basket,
+    }
+    out: dict[str, str | None] = {}
+    for key, figure in figures.items():
+        new, old = figure(now), figure(before)
+        out[key] = ratio(new - old, abs(old))
+    (ret_now, promo_now), (ret_old, promo_old) = rates(now), rates(before)
+    out["return_rate"] = str(ret_now - ret_old)
+    out["promo_share"] = str(promo_now - promo_old)
+    return out

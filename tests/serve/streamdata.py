@@ -111,8 +111,19 @@ def write_stream(storage: Storage, events: list[Event], late: int = 3, dead: int
         ),
         storage.path("stream_late"),
     )
+    # Each store's clock as the stream keeps it; S001 had the late events.
+    newest = {e.store_id: e.time for e in sorted(events, key=lambda e: e.time)}
+    ids = sorted(newest)
     _publish(
-        pa.table({"store_id": ["S001", "S002"], "late_events": pa.array([late, 0], pa.int64())}),
+        pa.table(
+            {
+                "store_id": ids,
+                "watermark": pa.array([newest[s] - dt.timedelta(minutes=10) for s in ids], ts),
+                "max_event_time": pa.array([newest[s] for s in ids], ts),
+                "events": pa.array([sum(e.store_id == s for e in events) for s in ids], pa.int64()),
+                "late_events": pa.array([late if s == "S001" else 0 for s in ids], pa.int64()),
+            }
+        ),
         storage.path("stream_stores"),
     )
     _publish(

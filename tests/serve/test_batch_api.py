@@ -4,6 +4,7 @@ plain-Python oracle; the real batch job is exercised in test_batch_e2e.py."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,29 @@ def test_store_only_and_date_only_views(client: FlaskClient, lines: list[oracle.
     days = sorted({x.sale_date for x in lines})
     check_view(client, lines, store="S003")
     check_view(client, lines, start=days[2], end=days[-1])
+
+
+def test_tile_changes_match_oracle(client: FlaskClient, lines: list[oracle.Line]) -> None:
+    days = sorted({x.sale_date for x in lines})
+    start, end = days[-2], days[-1]
+    before_start, before_end = start - dt.timedelta(days=2), start - dt.timedelta(days=1)
+    assert before_start >= days[0], "the fixture must hold a whole previous period"
+    for store in (None, "S001"):
+        body = get(client, "/api/batch/kpis", start=start, end=end, store=store)
+        now = oracle.select(lines, start, end, store)
+        before = oracle.select(lines, before_start, before_end, store)
+        assert body["change"] == oracle.kpi_changes(now, before)
+        assert body["previous"]["start"] == before_start.isoformat()
+        assert body["previous"]["end"] == before_end.isoformat()
+        assert body["previous"]["kpis"] == oracle.kpis(before)
+    assert any(v not in (None, "0.0000") for v in body["change"].values())
+
+
+def test_no_tile_change_without_a_whole_previous_period(client: FlaskClient) -> None:
+    body = get(client, "/api/batch/kpis")
+    assert body["previous"] is None
+    assert set(body["change"]) >= {"net_revenue", "return_rate"}
+    assert set(body["change"].values()) == {None}
 
 
 def test_quarantined_tile_and_quality_panel_come_from_the_latest_run(

@@ -63,6 +63,25 @@ def test_summary_is_the_trailing_hour(stream_client: FlaskClient, events: list[E
     assert body["stores_in_window"] == len({e.store_id for e in in_window(events, start, end)})
 
 
+def test_summary_states_the_event_time_range_and_late_events_per_store(
+    stream_client: FlaskClient, events: list[Event]
+) -> None:
+    body = stream_client.get("/api/stream/summary").get_json()
+    first, last = min(e.time for e in events), max(e.time for e in events)
+    step = dt.timedelta(minutes=5)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    assert body["event_time"] == {
+        "first": z(epoch + (first - epoch) // step * step),
+        "last": z(last),
+    }
+    stores = sorted({e.store_id for e in events})
+    late = {r["store_id"]: r["late_events"] for r in body["late_by_store"]}
+    assert late == {s: (3 if s == "S001" else 0) for s in stores}
+    assert body["late_by_store"][0]["store_id"] == "S001"
+    newest = {r["store_id"]: r["max_event_time"] for r in body["late_by_store"]}
+    assert newest == {s: z(max(e.time for e in events if e.store_id == s)) for s in stores}
+
+
 def test_leaderboard_ranks_stores_of_the_latest_window(
     stream_client: FlaskClient, events: list[Event]
 ) -> None:

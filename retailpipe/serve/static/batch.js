@@ -6,6 +6,29 @@
   const suffix = query ? "?" + query : "";
   const api = (name) => RP.getJSON("/api/batch/" + name + suffix);
   const label = (text) => String(text).replace(/_/g, " ");
+  const narrow = () => window.innerWidth < 600;
+  /* Long axis labels are cut on narrow screens; the tooltip keeps the full name. */
+  const short = (text, limit) => (text.length > limit ? text.slice(0, limit - 1) + "\u2026" : text);
+
+  /* Writes each slice's share on the doughnut itself (slices under 4 % stay unlabelled;
+     the legend carries every share). */
+  const sliceShares = (shares) => ({
+    id: "sliceShares",
+    afterDatasetsDraw(chart) {
+      const { ctx } = chart;
+      ctx.save();
+      ctx.font = "600 12px " + Chart.defaults.font.family;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      chart.getDatasetMeta(0).data.forEach((arc, i) => {
+        if (!shares[i] || Number(shares[i]) < 0.04) return;
+        const { x, y } = arc.tooltipPosition();
+        ctx.fillStyle = i === 0 || i === 2 ? "#fff" : "#1f2733";
+        ctx.fillText(Math.round(Number(shares[i]) * 100) + "%", x, y);
+      });
+      ctx.restore();
+    },
+  });
 
   function bar(canvas, rows, key, nameOf, horizontal) {
     RP.draw(canvas, {
@@ -17,13 +40,18 @@
           data: rows.map((r) => Number(r.net_revenue)),
           backgroundColor: RP.PALETTE[0],
           borderRadius: 3,
+          // One bar (a filtered view) stays a bar, not a slab across the whole chart.
+          maxBarThickness: 44,
         }],
       },
       options: {
         indexAxis: horizontal ? "y" : "x",
         plugins: { legend: { display: false }, tooltip: RP.moneyTooltip() },
-        scales: horizontal ? { x: RP.moneyAxis(), y: { grid: { display: false } } }
-                           : { y: RP.moneyAxis(), x: { grid: { display: false } } },
+        scales: horizontal
+          ? { x: RP.moneyAxis(),
+              y: { grid: { display: false },
+                   ticks: { callback(v) { return short(this.getLabelForValue(v), narrow() ? 16 : 30); } } } }
+          : { y: RP.moneyAxis(), x: { grid: { display: false } } },
       },
     });
   }
@@ -63,8 +91,9 @@
   function payments(rows) {
     RP.draw(document.getElementById("chart-payments"), {
       type: "doughnut",
+      plugins: [sliceShares(rows.map((r) => r.share))],
       data: {
-        labels: rows.map((r) => label(r.payment_method)),
+        labels: rows.map((r) => `${label(r.payment_method)} ${RP.percent(r.share)}`),
         datasets: [{
           data: rows.map((r) => Number(r.net_revenue)),
           backgroundColor: rows.map((_, i) => RP.PALETTE[i % RP.PALETTE.length]),
@@ -73,11 +102,11 @@
       },
       options: {
         plugins: {
-          legend: { position: "right" },
+          legend: { position: narrow() ? "bottom" : "right" },
           tooltip: {
             callbacks: {
-              label: (ctx) => `${ctx.label}: ${RP.money(rows[ctx.dataIndex].net_revenue)} ` +
-                `(${RP.percent(rows[ctx.dataIndex].share)})`,
+              label: (ctx) => `${label(rows[ctx.dataIndex].payment_method)}: ` +
+                `${RP.money(rows[ctx.dataIndex].net_revenue)} (${RP.percent(rows[ctx.dataIndex].share)})`,
             },
           },
         },
@@ -121,7 +150,12 @@
   }
 
   const jobs = [
-    ["kpis", (d) => RP.fillKpis(document.querySelector(".kpis"), d.kpis), ".kpis"],
+    ["kpis", (d) => {
+      const tiles = document.querySelector(".kpis");
+      RP.fillKpis(tiles, d.kpis);
+      RP.fillDeltas(tiles, d);
+      tiles.dataset.rendered = String(Date.now());
+    }, ".kpis"],
     ["daily", (d) => daily(d.rows), "#chart-daily"],
     ["stores", (d) => bar(document.getElementById("chart-stores"), d.rows, "store_id",
                           (r) => RP.storeLabel(r.store_id, r.store_name), true), "#chart-stores"],

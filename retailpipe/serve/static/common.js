@@ -38,6 +38,25 @@ const RP = (() => {
     return "$" + n.toFixed(0);
   }
 
+  /* 1234567 -> "1.23M", 123456 -> "123.5k", with `prefix` ("$" or "") after the sign. */
+  function scaled(n, prefix) {
+    const abs = Math.abs(n);
+    const sign = n < 0 ? "-" : "";
+    if (abs >= 1e9) return sign + prefix + (abs / 1e9).toFixed(2) + "B";
+    if (abs >= 1e6) return sign + prefix + (abs / 1e6).toFixed(2) + "M";
+    return sign + prefix + (abs / 1e3).toFixed(1) + "k";
+  }
+
+  /* Tile formats: short enough never to wrap; the exact figure goes in the tile's title.
+     Money below $10,000 and counts below 100,000 are shown exactly. */
+  const TILE_FORMATS = {
+    money: (value) => (value === null || value === undefined || Math.abs(Number(value)) < 1e4
+      ? money(value) : scaled(Number(value), "$")),
+    count: (value) => (value === null || value === undefined || Math.abs(Number(value)) < 1e5
+      ? count(value) : scaled(Number(value), "")),
+    percent,
+  };
+
   /* "S001 · Downtown" when the store has a name of its own, else just the id. */
   function storeLabel(id, name) {
     return name && name !== id ? `${id} · ${name}` : id;
@@ -64,12 +83,47 @@ const RP = (() => {
     return body;
   }
 
-  /* Write each [data-kpi] element of `root` from `values`, formatted by its data-format. */
+  /* Write each [data-kpi] element of `root` from `values`: compact text by its data-format,
+     the exact figure in its title (shown on hover) and its raw API value in data-value. */
   function fillKpis(root, values) {
     root.querySelectorAll("[data-kpi]").forEach((el) => {
       const raw = values[el.dataset.kpi];
-      el.textContent = FORMATS[el.dataset.format](raw);
+      el.textContent = TILE_FORMATS[el.dataset.format](raw);
+      el.title = FORMATS[el.dataset.format](raw);
       el.dataset.value = raw === null || raw === undefined ? "" : String(raw);
+    });
+  }
+
+  /* "+4.2%" for a relative change, "+0.12 pts" for a change of a rate. */
+  function change(value, points) {
+    const n = Number(value);
+    const sign = n > 0 ? "+" : n < 0 ? "\u2212" : "\u00b1";
+    return points ? `${sign}${Math.abs(n * 100).toFixed(2)} pts` : `${sign}${Math.abs(n * 100).toFixed(1)}%`;
+  }
+
+  /* Write each [data-delta] element of `root`: the change against the previous period
+     (`body.change`, `body.previous` as /api/batch/kpis returns them). */
+  function fillDeltas(root, body) {
+    root.querySelectorAll("[data-delta]").forEach((el) => {
+      const raw = (body.change || {})[el.dataset.delta];
+      const points = el.dataset.points === "true";
+      el.dataset.change = raw === null || raw === undefined ? "" : String(raw);
+      el.classList.remove("up", "down", "flat", "none");
+      if (!body.previous) {
+        el.textContent = "no earlier period";
+        el.classList.add("none");
+        el.title = "the period of the same length before this one starts before the data";
+        return;
+      }
+      if (raw === null || raw === undefined) {
+        el.textContent = "–";
+        el.classList.add("none");
+        return;
+      }
+      const n = Number(raw);
+      el.textContent = change(raw, points) + " vs prior";
+      el.classList.add(n > 0 ? "up" : n < 0 ? "down" : "flat");
+      el.title = `against ${body.previous.start} to ${body.previous.end}`;
     });
   }
 
@@ -90,8 +144,13 @@ const RP = (() => {
     canvas.dataset.rendered = String(Date.now());
   }
 
+  /* A money axis always starts at zero: bars and lines are read against it. */
   function moneyAxis() {
-    return { ticks: { callback: (v) => compactMoney(v) }, grid: { color: "#e6e9ef" } };
+    return {
+      beginAtZero: true,
+      ticks: { callback: (v) => compactMoney(v), maxTicksLimit: 6 },
+      grid: { color: "#e6e9ef" },
+    };
   }
 
   function moneyTooltip() {
@@ -114,6 +173,6 @@ const RP = (() => {
     Chart.defaults.color = "#2b3340";
   }
 
-  return { PALETTE, money, count, percent, compactMoney, storeLabel, ago, getJSON, fillKpis, draw, moneyAxis,
-           moneyTooltip, showError };
+  return { PALETTE, money, count, percent, compactMoney, change, storeLabel, ago, getJSON, fillKpis,
+           fillDeltas, draw, moneyAxis, moneyTooltip, showError };
 })();

@@ -9,11 +9,29 @@
   let updatedAt = null;
   let clockSkewMs = 0;
 
-  function timeLabel(iso) {
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  /* The time rule: all-stores figures in UTC, per-store figures in the stores' own zone.
+     Never the viewer's zone, which says nothing about when the stores traded. */
+  const storeZone = body.dataset.storeTz || "UTC";
+  function clock(zone) {
+    let format;
+    try {
+      format = new Intl.DateTimeFormat("en-CA", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      });
+    } catch (error) {
+      return clock("UTC");
+    }
+    return (iso) => {
+      const part = Object.fromEntries(format.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+      return { date: `${part.year}-${part.month}-${part.day}`, md: `${part.month}-${part.day}`,
+               hm: `${part.hour}:${part.minute}` };
+    };
   }
+  const utc = clock("UTC");
+  const local = clock(storeZone);
+  const timeLabel = (iso) => `${utc(iso).md} ${utc(iso).hm}`;
+  const localLabel = (iso) => `${local(iso).md} ${local(iso).hm}`;
 
   function tickFreshness() {
     const el = document.getElementById("freshness");
@@ -30,12 +48,20 @@
     }));
     updatedAt = data.updated_at ? Date.parse(data.updated_at) : null;
     clockSkewMs = data.server_time ? Date.parse(data.server_time) - Date.now() : 0;
-    document.getElementById("watermark").textContent = data.watermark ? timeLabel(data.watermark) : "–";
+    document.getElementById("watermark").textContent =
+      data.watermark ? timeLabel(data.watermark) + " UTC" : "–";
     document.getElementById("status").textContent = data.status || "–";
+    const range = data.event_time || {};
+    document.getElementById("event-range").textContent = range.first && range.last
+      ? `${utc(range.first).date} ${utc(range.first).hm} to ${utc(range.last).date} ${utc(range.last).hm} UTC`
+      : "–";
     document.getElementById("window-label").textContent = data.latest_window
-      ? `Latest window ${timeLabel(latest.window_start)} – ${timeLabel(latest.window_end)}` +
+      ? `Latest window ${timeLabel(latest.window_start)} – ${utc(latest.window_end).hm} UTC` +
         ` · ${data.stores_in_window} stores`
       : "";
+    document.getElementById("leaderboard-window").textContent = data.latest_window
+      ? `${local(latest.window_start).hm}–${local(latest.window_end).hm} local` : "latest window";
+    lateStores(data.late_by_store || []);
     body.dataset.windowEnd = latest.window_end || "";
     tickFreshness();
   }
@@ -59,13 +85,13 @@
       options: {
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: false }, tooltip: RP.moneyTooltip() },
-        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 12 } } },
+        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } } },
       },
     });
     RP.draw(document.getElementById("chart-stores"), {
       type: "line",
       data: {
-        labels: labels.map(timeLabel),
+        labels: labels.map(localLabel),
         datasets: data.stores.map((s, i) => {
           const byEnd = new Map(s.points.map((p) => [p.window_end, Number(p.net_revenue)]));
           return {
@@ -81,8 +107,8 @@
       },
       options: {
         interaction: { mode: "index", intersect: false },
-        plugins: { tooltip: RP.moneyTooltip() },
-        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 12 } } },
+        plugins: { tooltip: RP.moneyTooltip(), legend: { labels: { boxWidth: 12 } } },
+        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } } },
       },
     });
   }
@@ -95,13 +121,31 @@
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = String(text);
-        if (i >= 2) td.className = "num";
+        if (i >= 2) td.className = i === 2 ? "num opt" : "num";
         tr.appendChild(td);
       });
       tr.dataset.store = r.store_id;
       return tr;
     });
     document.querySelector("#leaderboard tbody").replaceChildren(...rows);
+  }
+
+  function lateStores(rows) {
+    const trs = rows.map((r) => {
+      const tr = document.createElement("tr");
+      const cells = [RP.storeLabel(r.store_id, r.store_name), RP.count(r.late_events),
+                     r.max_event_time ? localLabel(r.max_event_time) : "–"];
+      cells.forEach((text, i) => {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        if (i >= 1) td.className = "num";
+        tr.appendChild(td);
+      });
+      tr.dataset.store = r.store_id;
+      tr.dataset.late = String(r.late_events);
+      return tr;
+    });
+    document.querySelector("#late-stores tbody").replaceChildren(...trs);
   }
 
   async function refresh() {
