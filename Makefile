@@ -9,7 +9,7 @@ RP := $(BIN)/retailpipe
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install prereqs jars demo demo-stream test test-unit test-integration lint bench kafka-up kafka-down hdfs-up hdfs-down clean
+.PHONY: help install prereqs jars demo demo-stream test test-unit test-integration compose-test lint bench kafka-up kafka-down hdfs-up hdfs-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ install: $(STAMP) ## Create .venv and install retailpipe with its dev extras
 
 jars: install ## Resolve Kafka, Spark's Kafka connector and Hadoop with Maven into the cache (once)
 	$(RP) kafka fetch
-	$(BIN)/python -c "from retailpipe.infra.hdfs import hadoop_jars; from retailpipe.settings import load_settings; hadoop_jars(load_settings())"
+	$(BIN)/python -c "from retailpipe.infra.jars import hadoop_jars; from retailpipe.settings import load_settings; hadoop_jars(load_settings())"
 
 demo: install ## Generate 30 days of sales and run the batch job on embedded defaults
 	$(RP) generate --days 30 --force
@@ -63,6 +63,9 @@ test-integration: install jars ## Integration tests only (real Kafka, HDFS, Spar
 
 test-browser: install ## Headless Chromium dashboard tests only
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+compose-test: install jars ## Build the images and run both Compose stacks end to end (root; starts dockerd)
+	BIN=$(BIN) scripts/compose-test.sh $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check retailpipe tests bench

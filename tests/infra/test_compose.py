@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,27 +14,20 @@ import yaml
 
 from retailpipe.cli.app import app
 from retailpipe.settings import Settings, load_settings
+from tests.compose.stack import compose_command as stack_compose_command
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("batch", "stream")
 CONFIG = REPO / "configs" / "compose.toml"
-INSTALL_HINT = (
-    "install a Compose CLI: apt-get install -y docker-compose (or the docker compose plugin)"
-)
 
 
 def compose_command() -> list[str]:
     """`docker compose` (v2 plugin) when present, else Debian's `docker-compose`."""
-    docker = shutil.which("docker")
-    if docker:
-        probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return [docker, "compose"]
-    legacy = shutil.which("docker-compose")
-    if legacy:
-        return [legacy]
-    # A skip for a user's `make test` without one; with CI set, tests/conftest.py fails it.
-    pytest.skip(f"no Compose parser found; {INSTALL_HINT}")
+    try:
+        return stack_compose_command()
+    except LookupError as missing:
+        # A skip for a user's `make test` without one; with CI set, tests/conftest.py fails it.
+        pytest.skip(f"no Compose parser found; {missing}")
 
 
 def render(stack: str) -> dict[str, Any]:
@@ -197,8 +189,10 @@ def test_kafka_matches_the_bootstrap_servers(settings: Settings) -> None:
     assert f"PLAINTEXT://{host}:{port}" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     assert f"PLAINTEXT://:{port}" in env["KAFKA_LISTENERS"].split(",")
     assert "broker" in env["KAFKA_PROCESS_ROLES"] and "controller" in env["KAFKA_PROCESS_ROLES"]
-    # The Compose broker and the local development broker are the same Kafka release.
-    assert kafka["image"] == f"apache/kafka:{settings.kafka.local.version}"
+    # The Compose broker and the local development broker are the same Kafka release: the
+    # image is built from the jars of kafka.local.version (docker/stage_jars.py).
+    assert kafka["image"] == f"retailpipe-kafka:{settings.kafka.local.version}"
+    assert kafka["build"]["target"] == "kafka"
     assert settings.kafka.topic == "retail.transactions"
 
 
@@ -258,7 +252,7 @@ def test_volumes_and_health_checks(stack: tuple[str, dict[str, Any]]) -> None:
     assert len(host_ports) == len(set(host_ports)), "a host port is published twice"
 
 
-def test_dockerfile_builds_what_the_stacks_run() -> None:
+def test_dockerfile_builds_what_the_stacks_run(settings: Settings) -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     ignored = {
         line.strip()
@@ -269,16 +263,29 @@ def test_dockerfile_builds_what_the_stacks_run() -> None:
         for item in source.split():
             assert (REPO / item).exists(), f"Dockerfile copies missing {item}"
             assert item not in ignored, f".dockerignore hides {item}"
+            assert item.split("/")[0] not in ignored, f".dockerignore hides {item}"
     python = re.search(r"python:(\d+\.\d+)", dockerfile)
     assert python is not None
     assert f"python{python.group(1)}/site-packages/pyspark" in dockerfile
-    assert "spark_kafka_jars" in dockerfile, "the Kafka connector must be fetched at build time"
+    staging = (REPO / "docker" / "stage_jars.py").read_text()
+    assert "spark_kafka_jars" in staging, "the Kafka connector must be fetched at build time"
+    assert "kafka_jars" in staging and "hadoop_jars" in staging
     assert 'ENTRYPOINT ["tini", "--", "retailpipe"]' in dockerfile
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, flags=re.M))
+    # The last stage is what a plain `docker build .` gives: the retailpipe image.
+    assert re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, flags=re.M)[-1] == "retailpipe"
+    tags = {
+        "retailpipe-kafka": settings.kafka.local.version,
+        "retailpipe-hadoop": settings.hdfs.version,
+    }
     for stack_name in STACKS:
-        for svc in render(stack_name)["services"].values():
-            if svc.get("image") == "retailpipe:latest":
-                assert Path(svc["build"]["context"]).resolve() == REPO
-                assert svc["build"]["dockerfile"] == "Dockerfile"
+        for name, svc in render(stack_name)["services"].items():
+            assert "build" in svc, f"{name}: every image of the stacks is built here"
+            assert Path(svc["build"]["context"]).resolve() == REPO
+            assert svc["build"]["dockerfile"] == "Dockerfile"
+            assert svc["build"]["target"] in stages, name
+            repository, tag = svc["image"].split(":")
+            assert tags.get(repository, "latest") == tag, f"{name}: {svc['image']}"
 
 
 def test_hdfs_dev_config_points_at_the_dev_cluster() -> None:
