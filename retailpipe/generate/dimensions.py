@@ -52,7 +52,8 @@ CATEGORY_PRICES: dict[str, tuple[float, float]] = {
 PRICE_ELASTICITY = 0.65
 APPEAL_SIGMA = 1.4
 # No single SKU may expect more than this share of revenue (small catalogues get more room).
-MAX_SKU_SHARE = 0.022
+MAX_SKU_SHARE = 0.023
+SQUEEZE_STEPS = 50
 BRANDS: tuple[str, ...] = (
     "Acme",
     "Northwind",
@@ -200,22 +201,26 @@ def _revenue_shares(
 
 
 def _capped(shares: np.ndarray, cap: float) -> np.ndarray:
-    """`shares` with every value above `cap` cut to it and the excess spread over the rest in
-    proportion (water-filling); unchanged in sum. Equal shares when the cap cannot hold."""
+    """`shares` squeezed below `cap` without changing their sum or order.
+
+    The squeeze, cap x tanh(a x share / cap), leaves small shares nearly proportional and
+    bends large ones towards the cap, so the best sellers stay distinct instead of forming
+    a plateau at a hard limit; `a` (>= 1) is found by bisection so that the sum holds.
+    Equal shares when the cap cannot hold.
+    """
     total = shares.sum()
-    if total > cap * len(shares):
+    if total >= cap * len(shares) * 0.9:
         return np.full(len(shares), total / len(shares))
-    shares = shares.copy()
-    while True:
-        over = shares > cap
-        if not over.any():
-            return shares
-        excess = (shares[over] - cap).sum()
-        shares[over] = cap
-        free = shares < cap
-        if not free.any():
-            return shares
-        shares[free] += excess * shares[free] / shares[free].sum()
+    low, high = 1.0, 2.0
+    while (cap * np.tanh(high * shares / cap)).sum() < total:
+        high *= 2
+    for _ in range(SQUEEZE_STEPS):
+        middle = (low + high) / 2
+        if (cap * np.tanh(middle * shares / cap)).sum() < total:
+            low = middle
+        else:
+            high = middle
+    return cap * np.tanh(high * shares / cap)
 
 
 @functools.lru_cache(maxsize=64)

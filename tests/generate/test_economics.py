@@ -126,11 +126,11 @@ GOLDEN_PARAMS: dict[str, Any] = {
     "late_rate": 0.01,
 }
 GOLDEN: dict[str, str] = {
-    "_manifest.json": "2a198c95c79637aba150bb99c3b641d4",
+    "_manifest.json": "b4d720b7ec09a5a7a31abf8cf0d48687",
     "products.csv": "607beed4109132b0610b54aaeb0929b6",
     "stores.csv": "81d39ff6228e09d9c1e587e3f1008735",
-    "transactions_2026-01-01.csv": "807e205f9dad8c4b42d5add8c3826b1a",
-    "transactions_2026-01-02.csv": "3f69073b5653831b79852b81a0bf7362",
+    "transactions_2026-01-01.csv": "7bebfa28e0508d108ee550731d5f8c08",
+    "transactions_2026-01-02.csv": "8b4b13eb1923ea86f87ac82bcc234457",
 }
 
 
