@@ -320,7 +320,19 @@ def test_stream_dashboard_updates_without_reload(browser: Any, tmp_path: Path) -
 def test_stream_layout_holds(browser: Any, tmp_path: Path, width: int) -> None:
     """No KPI figure wraps, the charts and the leaderboard fit their cards, no page scroll;
     all-stores times are UTC and labelled, per-store times are the stores' local time."""
-    write_stream(Storage(str(tmp_path)), make_events(START, minutes=150))
+    storage = Storage(str(tmp_path))
+    write_stream(storage, make_events(START, minutes=150))
+    # Store names as long as the generator's, which the tables must hold at 390 px too.
+    stores = storage.path("stores")
+    stores.parent.mkdir(parents=True, exist_ok=True)
+    stores.write_text(
+        "store_id,store_name,city,region,size,opened\n"
+        + "".join(
+            f"S00{i},San Francisco Flagship Superstore #{i},San Francisco,West,flagship,"
+            "2020-01-01\n"
+            for i in range(1, 5)
+        )
+    )
     server = Server(tmp_path, ["stream"], **{"generate.timezone": "America/New_York"})
     try:
         page, problems = open_page(browser, f"{server.url}/stream/", width)

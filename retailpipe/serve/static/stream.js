@@ -32,6 +32,19 @@
   const local = clock(storeZone);
   const timeLabel = (iso) => `${utc(iso).md} ${utc(iso).hm}`;
   const localLabel = (iso) => `${local(iso).md} ${local(iso).hm}`;
+  const narrow = () => window.innerWidth < 600;
+  /* A time axis: "MM-DD HH:MM" ticks, only "HH:MM" (and fewer) on a narrow screen; the
+     tooltip keeps the date. */
+  const timeAxis = () => ({
+    ticks: {
+      maxTicksLimit: narrow() ? 4 : 8,
+      maxRotation: 0,
+      callback(v) {
+        const text = this.getLabelForValue(v);
+        return narrow() ? text.slice(6) : text;
+      },
+    },
+  });
 
   function tickFreshness() {
     const el = document.getElementById("freshness");
@@ -85,7 +98,7 @@
       options: {
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: false }, tooltip: RP.moneyTooltip() },
-        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } } },
+        scales: { y: RP.moneyAxis(), x: timeAxis() },
       },
     });
     RP.draw(document.getElementById("chart-stores"), {
@@ -107,10 +120,22 @@
       },
       options: {
         interaction: { mode: "index", intersect: false },
-        plugins: { tooltip: RP.moneyTooltip(), legend: { labels: { boxWidth: 12 } } },
-        scales: { y: RP.moneyAxis(), x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } } },
+        plugins: {
+          tooltip: RP.moneyTooltip(),
+          legend: { labels: narrow() ? { boxWidth: 8, font: { size: 10 }, padding: 6 } : { boxWidth: 12 } },
+        },
+        scales: { y: RP.moneyAxis(), x: timeAxis() },
       },
     });
+  }
+
+  /* A store name that ends in an ellipsis when the column is narrow; the title has it all. */
+  function nameCell(td, text) {
+    const span = document.createElement("span");
+    span.className = "name";
+    span.textContent = String(text);
+    td.title = String(text);
+    td.replaceChildren(span);
   }
 
   function leaderboard(data) {
@@ -121,6 +146,7 @@
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = String(text);
+        if (i === 1) nameCell(td, text);
         if (i >= 2) td.className = i === 2 ? "num opt" : "num";
         tr.appendChild(td);
       });
@@ -138,6 +164,7 @@
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = String(text);
+        if (i === 0) nameCell(td, text);
         if (i >= 1) td.className = "num";
         tr.appendChild(td);
       });
