@@ -147,3 +147,19 @@ def test_golden_checksums(tmp_path: Path, workers: int) -> None:
     del manifest["generator"]  # carries the package version
     found["_manifest.json"] = hashlib.sha256(json.dumps(manifest).encode()).hexdigest()[:32]
     assert found == GOLDEN
+
+
+def test_cli_profile_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from retailpipe.cli.app import app
+
+    args = ["generate", "--days", "1", "--rows-per-day", "500", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--profile", "grocery", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "raw" / "_manifest.json").read_text())
+    assert manifest["parameters"]["profile"] == "grocery"
+    refused = CliRunner().invoke(app, [*args, "--profile", "pharmacy", "--out", str(tmp_path)])
+    assert refused.exit_code != 0
+    assert "unknown generate profile 'pharmacy'" in refused.output
+    assert "general, grocery" in refused.output
