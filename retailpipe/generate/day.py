@@ -304,6 +304,23 @@ def _items(
     return pa.concat_arrays([pairs, returned]), item
 
 
+# The order `build_day` assembles a line's pieces in. It must be the contract's column
+# order; checked here so that a change to the contract cannot shift columns silently.
+LINE_LAYOUT = (
+    "transaction_id",  # head
+    "line_no",
+    "timestamp",  # middle
+    "store_id",
+    "product_id",  # item
+    "category",
+    "quantity",
+    "unit_price",
+    "discount_pct",
+    "payment_method",  # tail
+    "customer_id",
+)
+if LINE_LAYOUT != RAW_COLUMNS:
+    raise ImportError(f"generate/day.py writes {LINE_LAYOUT}, the contract says {RAW_COLUMNS}")
 HEADER = (",".join(RAW_COLUMNS) + "\n").encode()
 
 
