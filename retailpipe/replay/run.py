@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -238,13 +239,11 @@ def _send_pass(
     report = _Report(bar, shift)
     count = 0
     try:
-        with closing(_chunks(source, stop)) as chunks:
-            for batch in chunks:
+        with closing(_built(source, stop, generation, shift)) as chunks:
+            for batch, values, keys in chunks:
                 if flag:
                     break
                 report.start(batch, count)
-                values = payloads(batch, generation, shift)
-                keys = batch["store_id"].cast(pa.binary()).to_pylist()
                 if pacer is None:
                     sent = _send_burst(producer, options.topic, values, keys, flag, report, count)
                 else:
@@ -263,6 +262,28 @@ def _send_pass(
         summary.sent += count
     report.finish(count)
     return count
+
+
+def _built(
+    source: Source, stop: int, generation: int, shift: int | None
+) -> Generator[tuple[pa.Table, list[bytes], list[bytes]]]:
+    """Each chunk with its events' JSON values and keys. The next chunk is merged and built
+    in a worker thread while the caller produces this one: pyarrow's kernels and the runs'
+    lz4 reads release the GIL, so building overlaps producing."""
+
+    def build() -> tuple[pa.Table, list[bytes], list[bytes]] | None:
+        batch = next(chunks, None)
+        if batch is None:
+            return None
+        keys = batch["store_id"].cast(pa.binary()).to_pylist()
+        return batch, payloads(batch, generation, shift), keys
+
+    # The pool is shut down (its last build finished) before the chunks are closed.
+    with closing(_chunks(source, stop)) as chunks, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(build)
+        while (built := pending.result()) is not None:
+            pending = pool.submit(build)
+            yield built
 
 
 def _chunks(source: Source, stop: int) -> Generator[pa.Table]:
