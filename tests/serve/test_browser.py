@@ -8,7 +8,7 @@ import shutil
 import threading
 import urllib.request
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,10 +101,10 @@ def change(value: str | None, points: bool) -> str:
     if value is None:
         return "–"
     number = Decimal(value)
-    sign = "+" if number > 0 else "\u2212" if number < 0 else "\u00b1"
-    if points:
-        return f"{sign}{abs(number) * 100:.2f} pts vs prior"
-    return f"{sign}{abs(number) * 100:.1f}% vs prior"
+    step = Decimal("0.01") if points else Decimal("0.1")
+    shown = str((abs(number) * 100).quantize(step, rounding=ROUND_HALF_UP))
+    sign = "\u00b1" if Decimal(shown) == 0 else "+" if number > 0 else "\u2212"
+    return f"{sign}{shown} pts vs prior" if points else f"{sign}{shown}% vs prior"
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +185,13 @@ def test_batch_dashboard_shows_the_api_figures(browser: Any, curated_root: Path)
             kpis = api(f"{server.url}/api/batch/kpis{suffix}")["kpis"]
             assert tile_texts(page) == expected_tiles(kpis, compact=True)
             assert tile_texts(page, "title") == expected_tiles(kpis, compact=False)
+            # The heat map shows the trading hours: the first to the last hour with sales.
+            heat = api(f"{server.url}/api/batch/heatmap{suffix}")["rows"]
+            trading = [r["hour"] for r in heat if Decimal(r["net_revenue"]) != 0]
+            hours = max(trading) - min(trading) + 1
             cells = page.eval_on_selector_all("#heatmap td", "els => els.length")
-            assert cells == 7 * 24
+            assert cells == 7 * hours
+            assert page.get_attribute("#heatmap", "data-hours") == f"{min(trading)}-{max(trading)}"
             assert problems == [], problems
             page.close()
     finally:

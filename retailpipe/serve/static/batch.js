@@ -82,8 +82,16 @@
       data: { labels: rows.map((r) => r.sale_date), datasets },
       options: {
         interaction: { mode: "index", intersect: false },
-        plugins: { tooltip: RP.moneyTooltip() },
-        scales: { y: RP.moneyAxis() },
+        plugins: {
+          tooltip: RP.moneyTooltip(),
+          legend: { labels: { usePointStyle: true, pointStyle: "line" } },
+        },
+        scales: {
+          y: RP.moneyAxis(),
+          // "MM-DD" on a narrow screen: the year is in the page's subtitle.
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 8,
+                        callback(v) { const d = this.getLabelForValue(v); return narrow() ? d.slice(5) : d; } } },
+        },
       },
     });
   }
@@ -114,38 +122,53 @@
     });
   }
 
+  /* The hour x weekday heat map, over the trading hours only (the first to the last hour
+     with sales). Weekdays are rows on a wide screen and columns on a narrow one, so that it
+     fits a phone without scrolling sideways. */
   function heatmap(rows) {
     const table = document.getElementById("heatmap");
     const max = Math.max(1, ...rows.map((r) => Number(r.net_revenue)));
+    const trading = rows.filter((r) => Number(r.net_revenue) !== 0).map((r) => r.hour);
+    const first = trading.length ? Math.min(...trading) : 0;
+    const last = trading.length ? Math.max(...trading) : 23;
+    const hours = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+    const days = [0, 1, 2, 3, 4, 5, 6];
+    const dayName = (w) => rows.find((r) => r.weekday === w).weekday_name;
+    const hourName = (h) => String(h).padStart(2, "0");
+    const cell = new Map(rows.map((r) => [`${r.weekday}-${r.hour}`, r]));
+    const [across, down] = narrow() ? [days, hours] : [hours, days];
+    const name = narrow() ? [dayName, hourName] : [hourName, dayName];
     const head = document.createElement("tr");
     head.appendChild(document.createElement("th"));
-    for (let h = 0; h < 24; h++) {
+    for (const a of across) {
       const th = document.createElement("th");
       th.scope = "col";
-      th.textContent = String(h).padStart(2, "0");
+      th.textContent = name[0](a);
       head.appendChild(th);
     }
     const thead = document.createElement("thead");
     thead.appendChild(head);
     const tbody = document.createElement("tbody");
-    for (let w = 0; w < 7; w++) {
+    for (const d of down) {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
       th.scope = "row";
+      th.textContent = name[1](d);
       tr.appendChild(th);
-      rows.filter((r) => r.weekday === w).forEach((r) => {
-        th.textContent = r.weekday_name;
+      for (const a of across) {
+        const r = narrow() ? cell.get(`${a}-${d}`) : cell.get(`${d}-${a}`);
         const td = document.createElement("td");
         const share = Number(r.net_revenue) / max;
         td.style.backgroundColor = `rgba(0, 114, 178, ${(0.04 + 0.96 * share).toFixed(3)})`;
         td.classList.toggle("dark", share > 0.55);
         td.textContent = Number(r.net_revenue) ? RP.compactMoney(r.net_revenue) : "";
-        td.title = `${r.weekday_name} ${String(r.hour).padStart(2, "0")}:00 ${RP.money(r.net_revenue)}`;
+        td.title = `${r.weekday_name} ${hourName(r.hour)}:00 ${RP.money(r.net_revenue)}`;
         tr.appendChild(td);
-      });
+      }
       tbody.appendChild(tr);
     }
     table.replaceChildren(thead, tbody);
+    table.dataset.hours = `${first}-${last}`;
     table.dataset.rendered = String(Date.now());
   }
 

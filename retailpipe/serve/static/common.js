@@ -96,9 +96,14 @@ const RP = (() => {
 
   /* "+4.2%" for a relative change, "+0.12 pts" for a change of a rate. */
   function change(value, points) {
-    const n = Number(value);
-    const sign = n > 0 ? "+" : n < 0 ? "\u2212" : "\u00b1";
-    return points ? `${sign}${Math.abs(n * 100).toFixed(2)} pts` : `${sign}${Math.abs(n * 100).toFixed(1)}%`;
+    // The API's four decimals are whole ten-thousandths: hundredths of a percent, exactly.
+    const n = Math.round(Number(value) * 10000);
+    // A relative change shows tenths of a percent, rounded half away from zero.
+    const units = points ? Math.abs(n) : Math.floor((Math.abs(n) + 5) / 10);
+    const digits = points ? 2 : 1;
+    const shown = (units / 10 ** digits).toFixed(digits);
+    const sign = units === 0 ? "\u00b1" : n > 0 ? "+" : "\u2212";
+    return points ? `${sign}${shown} pts` : `${sign}${shown}%`;
   }
 
   /* Write each [data-delta] element of `root`: the change against the previous period
@@ -120,9 +125,9 @@ const RP = (() => {
         el.classList.add("none");
         return;
       }
-      const n = Number(raw);
-      el.textContent = change(raw, points) + " vs prior";
-      el.classList.add(n > 0 ? "up" : n < 0 ? "down" : "flat");
+      const text = change(raw, points);
+      el.textContent = text + " vs prior";
+      el.classList.add(text.startsWith("+") ? "up" : text.startsWith("\u2212") ? "down" : "flat");
       el.title = `against ${body.previous.start} to ${body.previous.end}`;
     });
   }
@@ -148,7 +153,7 @@ const RP = (() => {
   function moneyAxis() {
     return {
       beginAtZero: true,
-      ticks: { callback: (v) => compactMoney(v), maxTicksLimit: 6 },
+      ticks: { callback: (v) => compactMoney(v), maxTicksLimit: window.innerWidth < 600 ? 4 : 6 },
       grid: { color: "#e6e9ef" },
     };
   }
