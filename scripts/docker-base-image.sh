@@ -29,12 +29,12 @@ mirror=$(
     /^deb / && $3 == "'"$SUITE"'" { print $2 }
   ' "${sources[@]}" /dev/null | grep -E '^https?://' | head -n 1 || true
 )
+mirror=${MIRROR:-$mirror}
 if [ -z "$mirror" ]; then
   echo "error: no Debian $SUITE mirror found in /etc/apt/sources.list*" >&2
   echo "fix: pass one in the environment: MIRROR=http://... $0" >&2
   exit 2
 fi
-mirror=${MIRROR:-$mirror}
 command -v debootstrap >/dev/null || {
   echo "error: debootstrap is not installed; fix: apt-get install -y debootstrap" >&2
   exit 2

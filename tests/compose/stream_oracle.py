@@ -21,6 +21,8 @@ CENT = Decimal("0.01")
 UTC = dt.UTC
 ALL = "ALL"
 Key = tuple[dt.datetime, dt.datetime, str]
+# A line without one of these is a dead letter (docs/kafka.md's required fields).
+REQUIRED_TEXT = ("transaction_id", "store_id", "product_id", "payment_method")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def event(row: dict[str, str]) -> Event | None:
         return None
     if when.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1) or line_no < 1:
         return None
-    if not row["store_id"] or not row["transaction_id"]:
+    if any(not row[name].strip() for name in REQUIRED_TEXT):
         return None
     gross = (quantity * price).quantize(CENT, ROUND_HALF_UP)
     net = gross - (gross * pct).quantize(CENT, ROUND_HALF_UP)
