@@ -40,6 +40,10 @@ class SparkSettings(Section):
     driver_memory: str | None = None
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
     conf: dict[str, str] = Field(default_factory=dict)
+    # Spark's web UI, when a command has it on (stream.spark_ui, batch.spark_ui): the
+    # address it binds to on a local master, and its first port (taken: the next ones).
+    ui_host: str = "127.0.0.1"
+    ui_port: int = Field(default=4040, ge=1024, le=65535)
 
 
 class GenerateSettings(Section):
@@ -89,6 +93,8 @@ def default_aliases() -> dict[str, list[str]]:
 
 class BatchSettings(Section):
     aliases: dict[str, list[str]] = Field(default_factory=default_aliases)
+    # Spark's web UI during the job (off: a batch run is short and often unattended).
+    spark_ui: bool = False
     input: str | None = None
 
 
@@ -134,6 +140,8 @@ class StreamSettings(Section):
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     # Bounded batches: a large backlog is caught up 200,000 events at a time (docs/stream.md).
     max_offsets_per_trigger: int | None = Field(default=200_000, ge=1)
+    # Spark's web UI (its Structured Streaming tab) while the stream runs.
+    spark_ui: bool = True
 
 
 class ServeSettings(Section):

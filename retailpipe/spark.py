@@ -102,12 +102,29 @@ def jit_options(input_bytes: int | None) -> str:
     return C2_FOR_HOT_CODE
 
 
+def wants_ui(settings: Settings, app_name: str) -> bool:
+    """Whether a command runs with Spark's web UI: `stream` by default (its Structured
+    Streaming tab is how a query is watched), `batch` when `batch.spark_ui` is set."""
+    return {"stream": settings.stream.spark_ui, "batch": settings.batch.spark_ui}.get(
+        app_name, False
+    )
+
+
+def ui_conf(settings: Settings, on: bool) -> dict[str, str]:
+    """Spark's web UI off, or on from `spark.ui_port`: a port in use moves to the next one
+    (Spark itself, up to `spark.port.maxRetries` times)."""
+    if not on:
+        return {"spark.ui.enabled": "false"}
+    return {"spark.ui.enabled": "true", "spark.ui.port": str(settings.spark.ui_port)}
+
+
 def base_conf(
-    settings: Settings, app_name: str, *, input_bytes: int | None = None
+    settings: Settings, app_name: str, *, input_bytes: int | None = None, ui: bool = False
 ) -> dict[str, str]:
     """Every Spark setting retailpipe applies, before config and --conf overrides.
 
-    `input_bytes`: the size of the job's input when known (see `jit_options`)."""
+    `input_bytes`: the size of the job's input when known (see `jit_options`); `ui`: with
+    Spark's web UI."""
     spark = settings.spark
     log4j = resources.files("retailpipe.infra").joinpath("log4j2.properties")
     # Whole-stage code for the cleanse step is one large method; HotSpot leaves methods
@@ -130,7 +147,7 @@ def base_conf(
         "spark.driver.memory": spark.driver_memory or default_driver_memory(),
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
-        "spark.ui.enabled": "false",
+        **ui_conf(settings, ui),
         "spark.ui.showConsoleProgress": "false",
         # Decimal overflow must fail loudly, never turn money into NULL.
         "spark.sql.ansi.enabled": "true",
@@ -169,8 +186,10 @@ def create_session(
     add_ons: Iterable[AddOn] = (),
     conf: dict[str, str] | None = None,
     input_bytes: int | None = None,
+    ui: bool | None = None,
 ) -> SparkSession:
-    """Build (or reuse) the SparkSession for one job; `input_bytes` as in `base_conf`."""
+    """Build (or reuse) the SparkSession for one job; `input_bytes` as in `base_conf`; `ui`
+    (default: `wants_ui`) starts Spark's web UI, whose URL is logged (`ui_url`)."""
     require_java()
     try:
         from pyspark.sql import SparkSession
@@ -182,9 +201,14 @@ def create_session(
     # cluster the workers need the same path, or PYSPARK_PYTHON set to their own.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
+    ui = wants_ui(settings, app_name) if ui is None else ui
     merged = (
-        base_conf(settings, app_name, input_bytes=input_bytes) | settings.spark.conf | (conf or {})
+        base_conf(settings, app_name, input_bytes=input_bytes, ui=ui)
+        | settings.spark.conf
+        | (conf or {})
     )
+    if ui:
+        merged = _bind_ui(settings, merged)
     for key, value in merged.items():
         builder = builder.config(key, value)
     if not settings.storage.root.startswith("hdfs://"):
@@ -203,7 +227,25 @@ def create_session(
             "run `retailpipe doctor` to check Java and PySpark",
         ) from exc
     session.sparkContext.setLogLevel(settings.spark.log_level)
+    if ui_url(session):
+        log.info("Spark UI: %s", ui_url(session))
     return session
+
+
+def ui_url(session: SparkSession) -> str | None:
+    """The address of the session's web UI (with the port Spark settled on), or None."""
+    return session.sparkContext.uiWebUrl or None
+
+
+def _bind_ui(settings: Settings, conf: dict[str, str]) -> dict[str, str]:
+    """Spark binds its UI to SPARK_LOCAL_IP (else every interface) and names it by
+    `spark.driver.host`. On a local master the driver talks to no one else, so both are
+    `spark.ui_host`; on a cluster the driver must stay reachable and both are left to the
+    user (a value already set wins)."""
+    if not conf["spark.master"].startswith("local"):
+        return conf
+    os.environ.setdefault("SPARK_LOCAL_IP", settings.spark.ui_host)
+    return {"spark.driver.host": os.environ["SPARK_LOCAL_IP"]} | conf
 
 
 # Lines Spark's JVM and its Python workers print that never tell a user anything: the JDK's

@@ -16,6 +16,8 @@ except ImportError:  # pragma: no cover
 
 from retailpipe import __version__
 from retailpipe.cli import batch, config, demo, doctor, generate, hdfs, kafka, replay, serve, stream
+from retailpipe.cli.reconcile import EPILOG as RECONCILE_EPILOG
+from retailpipe.cli.reconcile import reconcile_command
 from retailpipe.cli.state import AppState, state
 from retailpipe.console import err_console, setup_logging
 from retailpipe.errors import RetailpipeError
@@ -109,6 +111,7 @@ app.command("generate", epilog=generate.EPILOG)(generate.generate)
 app.command("batch", epilog=batch.EPILOG)(batch.batch)
 app.command("replay", epilog=replay.EPILOG)(replay.replay)
 app.command("stream", epilog=stream.EPILOG)(stream.stream)
+app.command("reconcile", epilog=RECONCILE_EPILOG)(reconcile_command)
 app.command("doctor")(doctor.doctor)
 app.command("demo", epilog=demo.EPILOG)(demo.demo)
 app.add_typer(serve.app, name="serve")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -147,6 +148,10 @@ def demo(
         stack.start(
             "stream", "stream", "--topic", topic, "--starting-offsets", "earliest", "--reset"
         )
+        if not skip_batch:
+            # The generated days as they happened, first: the hours `reconcile` compares
+            # with the batch at the end. The live replay below moves its events to now.
+            stack.run("replay-history", "replay", "--topic", topic, "--max")
         stack.start(
             "replay", "replay", "--topic", topic, "--speed", str(speed), "--shift-to-now", "--loop"
         )
@@ -169,3 +174,19 @@ def demo(
         stack.stop()
         signal.signal(signal.SIGTERM, previous)
     console.print("demo stopped; every process it started has ended.")
+    if not skip_batch:
+        console.print(reconcile_line(env, logs))
+
+
+def reconcile_line(env: dict[str, str], logs: Path) -> str:
+    """`retailpipe reconcile` over what the demo's batch and stream published, in one line."""
+    from retailpipe.cli.reconcile import summary_line
+
+    done = subprocess.run(
+        _cli("--quiet", "reconcile", "--json"), env=env, capture_output=True, text=True
+    )
+    (logs / "reconcile.log").write_text(done.stdout + done.stderr)
+    try:
+        return summary_line(json.loads(done.stdout))
+    except ValueError:
+        return f"reconcile: {_last_line(logs / 'reconcile.log')}"

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from retailpipe import __version__
 from retailpipe.serve.batch_views import bp as batch_bp
 from retailpipe.serve.data import Catalog, DataUnavailable, serving_storage
+from retailpipe.serve.metrics import bp as metrics_bp
 from retailpipe.serve.query import BadRequest
 from retailpipe.serve.respond import error_response, wants_json
 from retailpipe.serve.stream_views import bp as stream_bp
@@ -58,6 +59,7 @@ def create_app(settings: Settings, dashboards: Iterable[str] = DASHBOARDS) -> Fl
         app.register_blueprint(batch_bp)
     if "stream" in chosen:
         app.register_blueprint(stream_bp)
+    app.register_blueprint(metrics_bp)
 
     @app.get("/")
     def index() -> BaseResponse:

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from retailpipe.errors import ConfigError, RetailpipeError, from_spark
 from retailpipe.settings import Settings, masked_dict
+from retailpipe.spark import ui_url
 from retailpipe.storage import Storage, serving_copy
 from retailpipe.stream.files import LOCAL, Files, HadoopFiles
 from retailpipe.stream.manifest import RunManifest
@@ -199,7 +200,8 @@ def run_stream(
         files,
     )
     sink = WindowSink(paths, on_batch=manifest.on_batch)
-    manifest.data.update(sink.totals.as_dict())
+    manifest.data.update(sink.totals.as_dict(), spark_ui=ui_url(spark))
+    manifest.write()
     known = known_ids(storage, files)
     log.info(
         "streaming topic %s from %s: window %s, slide %s, watermark %s, %s",
