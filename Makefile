@@ -9,7 +9,7 @@ RP := $(BIN)/retailpipe
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install prereqs jars demo demo-stream test test-unit test-integration compose-test lint bench kafka-up kafka-down hdfs-up hdfs-down clean
+.PHONY: help install prereqs test-prereqs jars demo demo-stream test test-unit test-integration compose-test lint bench kafka-up kafka-down hdfs-up hdfs-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,16 +52,19 @@ hdfs-up: install ## Start the local HDFS (NameNode + DataNode, 127.0.0.1)
 hdfs-down: install ## Stop the local HDFS
 	$(RP) hdfs down
 
-test: install jars ## Run the whole test suite (unit + integration)
+test-prereqs: ## Check (as root: install) Maven, Chromium and a Compose CLI for the tests
+	@scripts/test-prereqs.sh
+
+test: install test-prereqs jars ## Run the whole test suite (unit + integration)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only
 	$(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-test-integration: install jars ## Integration tests only (real Kafka, HDFS, Spark jobs)
+test-integration: install test-prereqs jars ## Integration tests only (real Kafka, HDFS, Spark jobs)
 	$(BIN)/pytest -m "integration or browser" $(PYTEST_ARGS)
 
-test-browser: install ## Headless Chromium dashboard tests only
+test-browser: install test-prereqs ## Headless Chromium dashboard tests only
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 compose-test: install jars ## Build the images and run both Compose stacks end to end (root; starts dockerd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 
@@ -69,12 +70,30 @@ def first_line(exc: BaseException) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
 
 
-def from_spark(exc: BaseException, doing: str) -> RetailpipeError:
-    """A Spark/Java failure while `doing` something as one line: a known cause with its
-    fix, else what failed and that --debug shows the details."""
+def java_message(exc: BaseException) -> str:
+    """The message of the Java exception inside a py4j error (else its first line)."""
+    for line in str(exc).splitlines():
+        if "Exception:" in line:
+            return line.split("Exception:", 1)[1].strip()
+    return first_line(exc)
+
+
+def known_cause(exc: BaseException) -> RetailpipeError | None:
+    """The one-line error of a failure a user can fix (a full disk, a missing connector...),
+    recognised in a Python OSError or in the text of a Spark/Java exception; else None."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ServiceError(f"the disk is full ({exc.filename or 'writing'})", _KNOWN_CAUSES[0][2])
     text = str(exc)
     for pattern, message, fix in _KNOWN_CAUSES:
         match = pattern.search(text)
         if match:
             return ServiceError(message.format(*match.groups()), fix)
-    return ServiceError(f"{doing} failed: {first_line(exc)}", "rerun with --debug for the details")
+    return None
+
+
+def from_spark(exc: BaseException, doing: str) -> RetailpipeError:
+    """A Spark/Java failure while `doing` something as one line: a known cause with its
+    fix, else what failed and that --debug shows the details."""
+    return known_cause(exc) or ServiceError(
+        f"{doing} failed: {first_line(exc)}", "rerun with --debug for the details"
+    )

@@ -1,9 +1,14 @@
-"""Run ids and timestamps shared by every command's run manifest (`runs/<job>-<run_id>.json`)."""
+"""Run ids, timestamps and the run manifest every long-running command writes
+(`runs/<job>-<run_id>.json`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+from typing import Any
+
+from retailpipe.fs import Files, Location, atomic_write
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -15,3 +20,13 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 def utc_now() -> str:
     """Now, UTC, to the second: `2026-01-31T17:05:00Z`."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def manifest_name(job: str, run_id: str) -> str:
+    """The file name of a run manifest in `runs/`."""
+    return f"{job}-{run_id}.json"
+
+
+def write_manifest(files: Files, path: Location, manifest: dict[str, Any]) -> None:
+    """Write (or rewrite) a run manifest atomically: readers see the old or the new one."""
+    atomic_write(files, path, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +20,42 @@ from pydantic_settings import (
 from retailpipe.errors import ConfigError
 
 CONFIG_ENV = "RETAILPIPE_CONFIG"
+ENV_PREFIX = "RETAILPIPE_"
+# RETAILPIPE_* variables that are not settings: the config file, the jar cache
+# (infra/maven.py), a marker `retailpipe demo` passes to its children, and the variables
+# the Compose files read (compose/, docs/deploy.md).
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,
+        "RETAILPIPE_CACHE_DIR",
+        "RETAILPIPE_DEMO_MARKER",
+        "RETAILPIPE_BASE_IMAGE",
+        "RETAILPIPE_CA_BUNDLE",
+        "RETAILPIPE_DAYS",
+        "RETAILPIPE_ROWS_PER_DAY",
+        "RETAILPIPE_BATCH_PORT",
+        "RETAILPIPE_STREAM_PORT",
+        "RETAILPIPE_KAFKA_PORT",
+        "RETAILPIPE_NAMENODE_UI_PORT",
+        "RETAILPIPE_SPARK_UI_PORT",
+        "RETAILPIPE_COMPOSE_TEST",
+    }
+)
+
+
+def known_timezone(value: str | None) -> str | None:
+    """`value` when it names an IANA time zone (or is None); else a ValueError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Europe/Paris or UTC)"
+        ) from exc
+    return value
 
 
 class Section(BaseModel):
@@ -57,20 +95,11 @@ class GenerateSettings(Section):
     bad_row_rate: float = Field(default=0.0, ge=0.0, le=0.5)
     duplicate_rate: float = Field(default=0.0, ge=0.0, le=0.5)
     late_rate: float = Field(default=0.0, ge=0.0, le=0.5)
+    # The chain's category mix (retailpipe/generate/profiles.py, docs/generate.md).
+    profile: str = "general"
     workers: int | None = Field(default=None, ge=1)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
-            ) from exc
-        return value
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: known_timezone(v)))
 
 
 def default_aliases() -> dict[str, list[str]]:
@@ -96,6 +125,14 @@ class BatchSettings(Section):
     # Spark's web UI during the job (off: a batch run is short and often unattended).
     spark_ui: bool = False
     input: str | None = None
+    # The zone of timestamps without a UTC offset (an IANA name such as Europe/London); a
+    # `timezone` column in stores.csv wins for its store. None: such rows are quarantined.
+    timezone: str | None = None
+    # The quality gate: when a larger share of the rows read is quarantined, the run
+    # publishes nothing but the quarantine and fails (1.0: always publish).
+    max_invalid_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: known_timezone(v)))
 
 
 class LocalBrokerSettings(Section):
@@ -220,6 +257,7 @@ def load_settings(
             f"config file {resolved} does not exist",
             f"pass an existing TOML file to --config (examples in configs/) or unset {CONFIG_ENV}",
         )
+    _check_environment(os.environ)
     _CONFIG_FILE["path"] = resolved
     try:
         return Settings(**_nest(overrides or {}))
@@ -231,6 +269,49 @@ def load_settings(
         ) from exc
     finally:
         _CONFIG_FILE["path"] = None
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse a RETAILPIPE_* variable that sets nothing (a typo would be ignored silently)."""
+    names = setting_variables()
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in OTHER_VARIABLES or _sets(upper):
+            continue
+        close = difflib.get_close_matches(upper, sorted(names | OTHER_VARIABLES), n=1)
+        raise ConfigError(
+            f"unknown environment variable {name}"
+            + (f" (did you mean {close[0]}?)" if close else ""),
+            "unset it or correct its spelling: settings are RETAILPIPE_<SECTION>__<KEY>, "
+            "two underscores between the parts; `retailpipe config show` lists the keys",
+        )
+
+
+def _sets(name: str) -> bool:
+    """Whether the variable `name` (upper case) names a setting, a section or a dict entry."""
+    model: type[BaseModel] = Settings
+    for part in name[len(ENV_PREFIX) :].lower().split("__"):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        annotation = field.annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return True  # a value, or a dict whose keys are free
+        model = annotation
+    return True
+
+
+def setting_variables(model: type[BaseModel] | None = None, prefix: str = ENV_PREFIX) -> set[str]:
+    """The environment variable of every setting."""
+    names: set[str] = set()
+    for key, field in (model or Settings).model_fields.items():
+        name = f"{prefix}{key.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= setting_variables(annotation, f"{name}__")
+        else:
+            names.add(name)
+    return names
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from retailpipe.batch.fs import FileInfo, HadoopFs
 from retailpipe.errors import InputError
+from retailpipe.fs import FileInfo, HadoopFiles
 from retailpipe.schemas import RAW_COLUMNS
 from retailpipe.storage import Storage, parse_raw_date
 
@@ -96,7 +96,7 @@ def map_header(header: list[str], aliases: dict[str, list[str]]) -> FileMapping:
 
 
 def find_inputs(
-    fs: HadoopFs,
+    fs: HadoopFiles,
     storage: Storage,
     input_uri: str | None,
     dates: tuple[dt.date, dt.date] | None,
@@ -213,7 +213,7 @@ def has_quote(file: InputFile, storage: Storage) -> bool:
     return scan(file, storage).quoted
 
 
-def read_header(fs: HadoopFs, file: InputFile) -> list[str] | None:
+def read_header(fs: HadoopFiles, file: InputFile) -> list[str] | None:
     """The header fields of a file (None for an empty file)."""
     line = fs.first_line(file.uri)
     if line is None or not line.strip():

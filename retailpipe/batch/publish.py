@@ -22,7 +22,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from retailpipe.batch.fs import HadoopFs
+from retailpipe.fs import HadoopFiles
 from retailpipe.storage import AGGREGATES, DATASETS, Storage
 
 log = logging.getLogger(__name__)
@@ -46,29 +46,39 @@ class Version:
         return self.storage.path("versions", self.run_id, DATASETS[dataset], *parts)
 
 
-def publish(fs: HadoopFs, version: Version, affected: set[str], csv_names: list[str]) -> None:
+def publish(
+    fs: HadoopFiles,
+    version: Version,
+    affected: set[str],
+    csv_names: list[str],
+    names: tuple[str, ...] = PUBLISHED,
+) -> None:
     """Make the run's version the published one. `affected`: partition folder names
-    (`sale_date=...`) the run recomputed; other partitions are carried over unchanged."""
+    (`sale_date=...`) the run recomputed; other partitions are carried over unchanged.
+    `names`: what to publish (`("quarantine",)`: a run the quality gate refused)."""
     if version.storage.is_local:
-        _publish_local(version, affected)
+        _publish_local(version, affected, names)
     else:
-        _publish_renames(fs, version, affected, csv_names)
+        _publish_renames(fs, version, affected, csv_names, names)
 
 
-def _publish_local(version: Version, affected: set[str]) -> None:
+def _publish_local(version: Version, affected: set[str], names: tuple[str, ...]) -> None:
     storage = version.storage
-    for name in PUBLISHED:
+    for name in names:
         _adopt_plain_folder(storage, name)
-    current = storage.path("transactions")
-    new = version.path("transactions")
-    new.mkdir(parents=True, exist_ok=True)
-    if current.is_dir():
-        for partition in sorted(p for p in current.iterdir() if p.name.startswith("sale_date=")):
-            if partition.name not in affected:
-                _hard_link_tree(partition, new / partition.name)
+    if "curated" in names:
+        current = storage.path("transactions")
+        new = version.path("transactions")
+        new.mkdir(parents=True, exist_ok=True)
+        if current.is_dir():
+            for partition in sorted(
+                p for p in current.iterdir() if p.name.startswith("sale_date=")
+            ):
+                if partition.name not in affected:
+                    _hard_link_tree(partition, new / partition.name)
     version.path("quarantine").mkdir(parents=True, exist_ok=True)
     previous = _linked_versions(storage)
-    for name in PUBLISHED:
+    for name in names:
         target = os.path.relpath(storage.path("versions", version.run_id, name), storage.local_root)
         link = storage.path(name)
         tmp = link.with_name(f".{name}.link-{version.run_id}")
@@ -120,19 +130,26 @@ def _collect_garbage(storage: Storage, keep: set[str]) -> None:
 
 
 def _publish_renames(
-    fs: HadoopFs, version: Version, affected: set[str], csv_names: list[str]
+    fs: HadoopFiles,
+    version: Version,
+    affected: set[str],
+    csv_names: list[str],
+    names: tuple[str, ...],
 ) -> None:
     storage = version.storage
     replaced = storage.uri("versions", version.run_id, "_replaced")
     swaps: list[tuple[str, str]] = []
-    for partition in sorted(affected):
-        swaps.append(
-            (version.uri("transactions", partition), storage.uri("transactions", partition))
-        )
-    for name in AGGREGATES:
-        swaps.append((version.uri(name), storage.uri(name)))
-    for csv_name in csv_names:
-        swaps.append((version.uri("curated_csv", csv_name), storage.uri("curated_csv", csv_name)))
+    if "curated" in names:
+        for partition in sorted(affected):
+            swaps.append(
+                (version.uri("transactions", partition), storage.uri("transactions", partition))
+            )
+        for name in AGGREGATES:
+            swaps.append((version.uri(name), storage.uri(name)))
+        for csv_name in csv_names:
+            swaps.append(
+                (version.uri("curated_csv", csv_name), storage.uri("curated_csv", csv_name))
+            )
     swaps.append((version.uri("quarantine"), storage.uri("quarantine")))
     for index, (new, live) in enumerate(swaps):
         if fs.exists(live):
@@ -140,11 +157,11 @@ def _publish_renames(
         if fs.exists(new):
             fs.rename(new, live)
     fs.delete(storage.uri("versions", version.run_id))
-    for info in fs.list_dir(storage.uri("versions")):
+    for info in fs.entries(storage.uri("versions")):
         if info.name < version.run_id:
             fs.delete(info.uri)
 
 
-def clean_abandoned(fs: HadoopFs, storage: Storage, run_id: str) -> None:
+def clean_abandoned(fs: HadoopFiles, storage: Storage, run_id: str) -> None:
     """Remove the version folder of a run that failed before publishing."""
     fs.delete(storage.uri("versions", run_id))

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import io
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import types as T
+
+from retailpipe.fs import LOCAL, atomic_write, table_bytes
 
 
 def arrow_schema(schema: T.StructType) -> pa.Schema:
@@ -44,10 +46,7 @@ def write_parquet(rows: list[Any], schema: T.StructType, folder: Path, file_name
     arrow = arrow_schema(schema)
     columns = {name: [row[i] for row in rows] for i, name in enumerate(schema.names)}
     table = pa.Table.from_pydict(columns, schema=arrow)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{file_name}.tmp"
-    pq.write_table(table, tmp, compression="snappy")
-    tmp.rename(folder / file_name)
+    atomic_write(LOCAL, folder / file_name, table_bytes(table))
 
 
 def _csv_text(value: Any) -> Any:
@@ -62,11 +61,9 @@ def _csv_text(value: Any) -> Any:
 
 def write_csv(rows: list[Any], schema: T.StructType, path: Path) -> None:
     """One CSV file with a header, as Spark's CSV writer formats it (NULL -> empty field)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n", escapechar="\\", doublequote=False)
-        writer.writerow(schema.names)
-        for row in rows:
-            writer.writerow([_csv_text(v) for v in row])
-    tmp.rename(path)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n", escapechar="\\", doublequote=False)
+    writer.writerow(schema.names)
+    for row in rows:
+        writer.writerow([_csv_text(v) for v in row])
+    atomic_write(LOCAL, path, text.getvalue().encode("utf-8"))

@@ -20,7 +20,7 @@ from retailpipe.cli.reconcile import EPILOG as RECONCILE_EPILOG
 from retailpipe.cli.reconcile import reconcile_command
 from retailpipe.cli.state import AppState, state
 from retailpipe.console import err_console, setup_logging
-from retailpipe.errors import RetailpipeError
+from retailpipe.errors import RetailpipeError, known_cause
 from retailpipe.spark import show_jvm_details
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ class RetailpipeGroup(TyperGroup):
         except Exception as exc:
             if _debug(ctx):
                 raise
+            known = known_cause(exc)
+            if known is not None:
+                err_console.print(f"[bold red]error:[/] {known.one_line()}", soft_wrap=True)
+                raise typer.Exit(known.exit_code) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             err_console.print(
                 f"[bold red]error:[/] unexpected {type(exc).__name__}: {first}. "

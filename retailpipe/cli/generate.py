@@ -68,8 +68,8 @@ def generate(
     late_rate: float | None = typer.Option(
         None, "--late-rate", help="Share of rows dated on an earlier day (default: 0)."
     ),
-    profile: str = typer.Option(
-        DEFAULT_PROFILE,
+    profile: str | None = typer.Option(
+        None,
         "--profile",
         help=f"Category mix of the chain: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE}).",
     ),
@@ -95,10 +95,14 @@ def generate(
             "generate.duplicate_rate": duplicate_rate,
             "generate.late_rate": late_rate,
             "generate.workers": workers,
+            "generate.profile": profile,
         }
     )
     summary = run_generate(
-        settings.generate, Storage(settings.storage.root), force=force, profile=profile
+        settings.generate,
+        Storage(settings.storage.root),
+        force=force,
+        profile=settings.generate.profile,
     )
     table = Table(title="retailpipe generate", show_header=False)
     table.add_row("raw files", f"{summary.files} in {summary.raw_dir}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import typer
@@ -41,11 +42,12 @@ def _serve(
 ) -> None:
     from retailpipe.serve import batch_metrics, stream_metrics
     from retailpipe.serve.data import Catalog, serving_storage
-    from retailpipe.serve.server import run
+    from retailpipe.serve.server import check_port, run
 
     settings = state(ctx).settings(
         {"serve.host": host, "serve.port": port, "serve.threads": threads}
     )
+    check_port(settings.serve.host, settings.serve.port)  # before the banner
     catalog = Catalog(serving_storage(settings))
     shown = "localhost" if settings.serve.host in ("127.0.0.1", "::1") else settings.serve.host
     base = f"http://{shown}:{settings.serve.port}"
@@ -61,37 +63,26 @@ def _serve(
     run(settings, dashboards, dev=dev)
 
 
-@app.command("batch", epilog=EPILOG)
-def batch(
-    ctx: typer.Context,
-    host: Optional[str] = HOST,  # noqa: UP045 - typer needs Optional
-    port: Optional[int] = PORT,  # noqa: UP045
-    threads: Optional[int] = THREADS,  # noqa: UP045
-    dev: bool = DEV,
-) -> None:
-    """The batch dashboard: KPIs, trends, mix and data quality of the curated sales."""
-    _serve(ctx, ("batch",), host, port, threads, dev)
+def _command(dashboards: tuple[str, ...], doc: str) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context,
+        host: Optional[str] = HOST,  # noqa: UP045 - typer needs Optional
+        port: Optional[int] = PORT,  # noqa: UP045
+        threads: Optional[int] = THREADS,  # noqa: UP045
+        dev: bool = DEV,
+    ) -> None:
+        _serve(ctx, dashboards, host, port, threads, dev)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("stream", epilog=EPILOG)
-def stream(
-    ctx: typer.Context,
-    host: Optional[str] = HOST,  # noqa: UP045
-    port: Optional[int] = PORT,  # noqa: UP045
-    threads: Optional[int] = THREADS,  # noqa: UP045
-    dev: bool = DEV,
-) -> None:
-    """The stream dashboard: rolling one-hour revenue, updating live."""
-    _serve(ctx, ("stream",), host, port, threads, dev)
-
-
-@app.command("all", epilog=EPILOG)
-def serve_all(
-    ctx: typer.Context,
-    host: Optional[str] = HOST,  # noqa: UP045
-    port: Optional[int] = PORT,  # noqa: UP045
-    threads: Optional[int] = THREADS,  # noqa: UP045
-    dev: bool = DEV,
-) -> None:
-    """Both dashboards on one server."""
-    _serve(ctx, ("batch", "stream"), host, port, threads, dev)
+app.command("batch", epilog=EPILOG)(
+    _command(
+        ("batch",), "The batch dashboard: KPIs, trends, mix and data quality of the curated sales."
+    )
+)
+app.command("stream", epilog=EPILOG)(
+    _command(("stream",), "The stream dashboard: rolling one-hour revenue, updating live.")
+)
+app.command("all", epilog=EPILOG)(_command(("batch", "stream"), "Both dashboards on one server."))

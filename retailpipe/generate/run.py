@@ -16,6 +16,7 @@ from typing import Any
 
 from retailpipe import __version__
 from retailpipe.errors import InputError
+from retailpipe.fs import LOCAL, atomic_write, replacing
 from retailpipe.generate.day import DayResult, World, day_targets, render_day, write_body
 from retailpipe.generate.dimensions import make_products, make_stores
 from retailpipe.generate.profiles import DEFAULT_PROFILE, get_profile
@@ -72,10 +73,8 @@ def _init_worker(params: GenerateSettings, profile: str) -> None:
 def _write_day(args: tuple[dt.date, int, str]) -> DayResult:
     day, n_lines, path = args
     body, result = render_day(_WORLD["world"], day, n_lines, Path(path).name)
-    tmp = _tmp_name(Path(path))
-    with tmp.open("wb") as handle:
+    with replacing(path) as handle:
         write_body(body, handle)
-    os.replace(tmp, path)
     return result
 
 
@@ -112,7 +111,7 @@ def generate(
                     results.append(result)
                     bar.advance(1, status=result.date)
     manifest = _manifest(parameters(params, profile), results)
-    _atomic_write(storage.path("manifest"), json.dumps(manifest, indent=2).encode() + b"\n")
+    atomic_write(LOCAL, storage.path("manifest"), json.dumps(manifest, indent=2).encode() + b"\n")
     return GenerateSummary(
         raw_dir=str(raw_dir),
         files=len(results),
@@ -175,8 +174,8 @@ def _write_dimensions(storage: Storage, world: World) -> None:
     product_rows = zip(
         products.ids, products.names, products.categories, products.brands, prices, strict=True
     )
-    _atomic_write(storage.path("stores"), _csv(STORE_COLUMNS, store_rows))
-    _atomic_write(storage.path("products"), _csv(PRODUCT_COLUMNS, product_rows))
+    atomic_write(LOCAL, storage.path("stores"), _csv(STORE_COLUMNS, store_rows))
+    atomic_write(LOCAL, storage.path("products"), _csv(PRODUCT_COLUMNS, product_rows))
 
 
 def _csv(header: tuple[str, ...], rows: Any) -> bytes:
@@ -224,17 +223,6 @@ def _manifest(parameters: dict[str, Any], results: list[DayResult]) -> dict[str,
 def _cents(value: int) -> str:
     sign = "-" if value < 0 else ""
     return f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename, so readers never see half a file."""
-    tmp = _tmp_name(path)
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def summary_dict(summary: GenerateSummary) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterable
 
 from retailpipe.errors import ConfigError, ServiceError
+from retailpipe.infra.ports import bind_error
 from retailpipe.serve.app import create_app
 from retailpipe.settings import Settings
 
@@ -29,15 +30,12 @@ def is_loopback(host: str) -> bool:
 
 def check_port(host: str, port: int) -> None:
     """Fail early with a clear message when the port is taken."""
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as exc:
+    error = bind_error(host, port)
+    if error is not None:
         raise ServiceError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
+            f"cannot listen on {host}:{port}: {error.strerror}",
             "stop whatever uses that port or pass another --port",
-        ) from None
+        )
 
 
 def run(settings: Settings, dashboards: Iterable[str], *, dev: bool = False) -> None:
@@ -49,7 +47,6 @@ def run(settings: Settings, dashboards: Iterable[str], *, dev: bool = False) -> 
             "drop --dev (other hosts get the production server) or use --host 127.0.0.1",
         )
     app = create_app(settings, dashboards)
-    check_port(host, port)
     if dev:
         app.config["TEMPLATES_AUTO_RELOAD"] = True
         # The reloader only: the interactive debugger runs code for whoever reaches it.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from retailpipe.runs import new_run_id, utc_now
-from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
+from retailpipe.fs import LOCAL, Files, Location
+from retailpipe.runs import manifest_name, new_run_id, utc_now, write_manifest
 from retailpipe.stream.sink import BatchReport, StreamTotals
 
 KEEP_BATCHES = 50
@@ -20,7 +19,7 @@ class RunManifest:
     ) -> None:
         self.run_id = new_run_id()
         self.files = files
-        self.path = files.join(runs_dir, f"stream-{self.run_id}.json")
+        self.path = files.join(runs_dir, manifest_name("stream", self.run_id))
         self.data: dict[str, Any] = {
             "job": "stream",
             "run_id": self.run_id,
@@ -55,4 +54,4 @@ class RunManifest:
 
     def write(self) -> None:
         self.data["updated_at"] = utc_now()
-        atomic_write(self.files, self.path, (json.dumps(self.data, indent=2) + "\n").encode())
+        write_manifest(self.files, self.path, self.data)

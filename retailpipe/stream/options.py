@@ -7,9 +7,9 @@ import re
 from dataclasses import asdict, dataclass
 
 from retailpipe.errors import ConfigError
+from retailpipe.fs import LOCAL, Files, Location, atomic_write
 from retailpipe.schemas import ALL_STORES, SCHEMA_VERSION
 from retailpipe.settings import Settings
-from retailpipe.stream.files import LOCAL, Files, Location, atomic_write
 
 UNITS = {
     "ms": 0.001,

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retailpipe.schemas import ALL_STORES
-from retailpipe.stream.files import (
+from retailpipe.fs import (
     LOCAL,
     Files,
     Location,
@@ -25,6 +24,7 @@ from retailpipe.stream.files import (
     table_bytes,
     visible,
 )
+from retailpipe.schemas import ALL_STORES
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")

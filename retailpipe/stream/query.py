@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retailpipe.errors import ConfigError
-from retailpipe.stream.files import Files, Location
+from retailpipe.fs import Files, Location
 from retailpipe.stream.options import StreamOptions
 from retailpipe.stream.processor import DEAD_KEY, OUTPUT_SCHEMA, WindowProcessor
 from retailpipe.transforms.events import checked_events

@@ -14,12 +14,12 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from retailpipe.errors import ConfigError, RetailpipeError, from_spark
+from retailpipe.fs import LOCAL, Files, HadoopFiles
+from retailpipe.serving import MirroredFiles, serving_mirror
 from retailpipe.settings import Settings, masked_dict
 from retailpipe.spark import ui_url
 from retailpipe.storage import Storage, serving_copy
-from retailpipe.stream.files import LOCAL, Files, HadoopFiles
 from retailpipe.stream.manifest import RunManifest
-from retailpipe.stream.mirror import MirroredFiles, serving_mirror
 from retailpipe.stream.options import StreamOptions, check_checkpoint
 from retailpipe.stream.publish import has_parquet
 from retailpipe.stream.query import STATE_STORE_CONF, KnownIds, changed_rows, read_ids
@@ -48,7 +48,8 @@ def files_for(storage: Storage, spark: SparkSession, serving_root: str | None = 
     """The file system of the storage root: the local disk, or Hadoop's (HDFS) via Spark.
 
     With an HDFS root and a `serving_root`, what the dashboard reads is also written to that
-    local folder (see mirror.py; `run_stream` refreshes the copy before the query starts).
+    local folder (see retailpipe/serving.py; `run_stream` refreshes the copy before the
+    query starts).
     """
     if storage.is_local:
         return LOCAL

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 
+from retailpipe.fs import LOCAL, Files, Location, visible
 from retailpipe.schemas import ALL_STORES
-from retailpipe.stream.files import LOCAL, Files, Location, visible
 from retailpipe.stream.publish import (
     LATE_SCHEMA,
     STORE_SCHEMA,

@@ -14,6 +14,9 @@ from retailpipe.transforms.money import MAX_PRICE, MAX_QUANTITY, with_line_amoun
 
 # ISO 8601 with a UTC offset, as docs/data-contract.md requires; a space may stand in for the `T`.
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+# The same without an offset: a local time, read in the store's zone or batch.timezone.
+LOCAL_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
+NO_OFFSET = "has no UTC offset; set batch.timezone"
 PAYMENT_SYNONYMS: dict[str, str] = {
     "credit": "card",
     "debit": "card",
@@ -104,7 +107,11 @@ def typed(df: DataFrame) -> DataFrame:
         F.col("timestamp").alias("_timestamp"),
         F.when(
             F.col("timestamp").rlike(TIMESTAMP_PATTERN), F.col("timestamp").try_cast("timestamp")
-        ).alias("event_ts"),
+        ).alias("_ts_offset"),
+        F.when(
+            F.col("timestamp").rlike(LOCAL_TIMESTAMP_PATTERN),
+            F.col("timestamp").try_cast("timestamp"),  # the wall-clock time, read as UTC
+        ).alias("_ts_local"),
         F.col("quantity").try_cast("int").alias("_quantity"),
         F.col("unit_price").try_cast(WIDE).alias("_price_w"),
         F.col("amount").try_cast(WIDE).alias("_amount_w"),
@@ -160,7 +167,12 @@ def _checks() -> list[Check]:
         (
             "bad_timestamp",
             F.col("event_ts").isNull(),
-            F.concat(F.lit("timestamp "), F.col("_timestamp")),
+            F.concat_ws(
+                " ",
+                F.lit("timestamp"),
+                F.col("_timestamp"),
+                F.when(F.col("_ts_local").isNotNull(), F.lit(NO_OFFSET)),
+            ),
         ),
         (
             "bad_number",
@@ -218,33 +230,84 @@ def _checks() -> list[Check]:
     return [Check(*check) for check in checks]
 
 
-def _with_dimensions(stores: DataFrame, products: DataFrame) -> Callable[[DataFrame], DataFrame]:
+# The attributes of the dimension tables, and what they are when a table is absent (every
+# id in the data is known, its name is the id, the rest unknown).
+STORE_ATTRIBUTES: dict[str, str | None] = {
+    "store_id_d": "store_id",
+    "store_name": "store_id",
+    "city": None,
+    "region": None,
+    "store_tz": None,
+}
+PRODUCT_ATTRIBUTES: dict[str, str | None] = {
+    "product_id_d": "product_id",
+    "product_name": "product_id",
+    "brand": None,
+    "product_category": None,
+}
+
+
+def _from_data(rows: DataFrame, attributes: dict[str, str | None], wanted: list[str]) -> DataFrame:
+    """`rows` with the attributes of an absent dimension table, as `_with_...` would join."""
+    return rows.withColumns(
+        {
+            name: F.col(source) if source else F.lit(None).cast("string")
+            for name, source in attributes.items()
+            if name in wanted
+        }
+    )
+
+
+def _with_dimensions(
+    stores: DataFrame | None, products: DataFrame | None
+) -> Callable[[DataFrame], DataFrame]:
     """Left-join the (broadcast) store and product attributes; the same join wherever it is
-    used, so Spark broadcasts each table once per query."""
+    used, so Spark broadcasts each table once per query. An absent table (None): every id
+    is known and named by itself."""
 
     def join(rows: DataFrame) -> DataFrame:
-        with_store = rows.join(
-            F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left"
-        )
+        if stores is None:
+            with_store = _from_data(rows, STORE_ATTRIBUTES, list(STORE_ATTRIBUTES))
+        else:
+            with_store = rows.join(
+                F.broadcast(stores), F.col("store_id") == F.col("store_id_d"), "left"
+            )
         return _with_product(with_store, products)
 
     return join
 
 
-def _with_product(rows: DataFrame, products: DataFrame) -> DataFrame:
+def _with_product(
+    rows: DataFrame, products: DataFrame | None, wanted: list[str] | None = None
+) -> DataFrame:
     """Left-join the (broadcast) product columns of `products` by product_id."""
+    if products is None:
+        return _from_data(rows, PRODUCT_ATTRIBUTES, wanted or list(PRODUCT_ATTRIBUTES))
     return rows.join(F.broadcast(products), F.col("product_id") == F.col("product_id_d"), "left")
 
 
-def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+def check(
+    rows: DataFrame,
+    stores: DataFrame | None,
+    products: DataFrame | None,
+    timezone: str | None = None,
+) -> DataFrame:
     """Typed rows, each with a `reason` code and its `detail` (NULL when valid); valid rows
     carry their de-duplication key (sale_date, transaction_id, line_no).
 
-    `stores` and `products` (store_id_d / product_id_d plus attributes) are small and
-    broadcast; their attributes are joined again in `finish`, after the shuffle.
+    `stores` and `products` (store_id_d / product_id_d plus attributes; stores also
+    `store_tz`) are small and broadcast; their attributes are joined again in `finish`,
+    after the shuffle. A timestamp without a UTC offset is a local time in its store's
+    `store_tz`, else in `timezone`; with neither it is quarantined. `sale_date` and `hour`
+    are the local calendar date and hour as written.
     """
     joined = typed(rows).transform(_with_dimensions(stores, products))
-    failed = joined.select("*", first_failed(_checks()).alias("_failed"))
+    # A local time is converted from its store's zone (stores.csv) or batch.timezone.
+    zone = F.coalesce(F.col("store_tz"), F.lit(timezone).cast("string"))
+    instants = joined.withColumn(
+        "event_ts", F.coalesce("_ts_offset", F.to_utc_timestamp("_ts_local", zone))
+    )
+    failed = instants.select("*", first_failed(_checks()).alias("_failed"))
     valid = F.col("_failed").isNull()
     transaction_id = F.when(
         F.col("derived_id"), derived_transaction_id(F.col("source_file"), F.col("line_number"))
@@ -278,7 +341,7 @@ def check(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
     )
 
 
-def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
+def finish(checked: DataFrame, products: DataFrame | None) -> DataFrame:
     """The curated columns of `check`ed rows but the store and product attributes
     (TRANSACTIONS_COLUMNS without store_name, city, region, product_name and brand, then
     reason, detail and raw_line): line amounts by the money rules and normalised labels; a
@@ -291,8 +354,9 @@ def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
     """
     valid = F.col("reason").isNull()
     amount_only = F.col("amount_only")
-    category = products.select("product_id_d", "product_category")
-    with_amounts = _with_product(checked, category).transform(with_line_amounts)
+    category = None if products is None else products.select("product_id_d", "product_category")
+    with_product = _with_product(checked, category, ["product_id_d", "product_category"])
+    with_amounts = with_product.transform(with_line_amounts)
     return with_amounts.select(
         "transaction_id",
         "line_no",
@@ -329,7 +393,9 @@ def finish(checked: DataFrame, products: DataFrame) -> DataFrame:
     )
 
 
-def with_attributes(lines: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+def with_attributes(
+    lines: DataFrame, stores: DataFrame | None, products: DataFrame | None
+) -> DataFrame:
     """`finish`ed lines with the store and product attributes joined from the (broadcast)
     dimension tables: TRANSACTIONS_COLUMNS in contract order, then the other columns of
     `lines` (reason, detail, raw_line)."""
@@ -338,6 +404,12 @@ def with_attributes(lines: DataFrame, stores: DataFrame, products: DataFrame) ->
     return joined.select(*TRANSACTIONS_COLUMNS, *others)
 
 
-def cleanse(rows: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
+def cleanse(
+    rows: DataFrame,
+    stores: DataFrame | None,
+    products: DataFrame | None,
+    timezone: str | None = None,
+) -> DataFrame:
     """Typed, normalised rows with line amounts and attributes; `reason` NULL when valid."""
-    return with_attributes(finish(check(rows, stores, products), products), stores, products)
+    checked = check(rows, stores, products, timezone)
+    return with_attributes(finish(checked, products), stores, products)

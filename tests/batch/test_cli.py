@@ -34,6 +34,7 @@ def test_no_input_for_the_dates_is_one_line_error(spark, tmp_path: Path) -> None
 def test_missing_root_and_bad_dates_are_one_line_errors(spark, tmp_path: Path) -> None:
     result = runner.invoke(app, ["batch", "--root", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "no raw transaction files" in result.output
+    assert not (tmp_path / "nowhere").exists()  # a mistyped root gets no folder, no manifest
     result = runner.invoke(app, ["batch", "--date", "05/01/2026"])
     assert result.exit_code == 2 and "is not a date" in result.output
     result = runner.invoke(app, ["batch", "--from", "2026-01-05", "--to", "2026-01-01"])

@@ -60,7 +60,8 @@ def corpus_run(spark, tmp_path_factory: pytest.TempPathFactory):
     (root / "raw").mkdir()
     for dim in ("stores.csv", "products.csv"):
         shutil.copy(CORPUS / "dims" / dim, root / "raw" / dim)
-    settings: Settings = test_settings(root)
+    # The corpus is mostly bad on purpose: the quality gate would refuse it.
+    settings: Settings = test_settings(root, **{"batch.max_invalid_fraction": 1.0})
     result = run_batch(spark, settings, input_uri=str(CORPUS / "files"))
     storage = Storage(str(root))
     tx = ds.dataset(storage.path("transactions"), format="parquet", partitioning="hive")

@@ -1,4 +1,4 @@
-"""The serving copy of the stream's files (mirror.py), with a local folder as the primary."""
+"""The stream's serving copy (retailpipe/serving.py), with a local folder as the primary."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from retailpipe.errors import ConfigError
+from retailpipe.fs import LOCAL, atomic_write
+from retailpipe.serving import MirroredFiles
 from retailpipe.storage import Storage
-from retailpipe.stream.files import LOCAL, atomic_write
-from retailpipe.stream.mirror import MirroredFiles
 from retailpipe.stream.publish import WINDOW_SCHEMA, publish_windows
 from retailpipe.stream.run import files_for
 

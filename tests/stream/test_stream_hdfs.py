@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from retailpipe.fs import HadoopFiles, atomic_write
 from retailpipe.generate.run import generate
 from retailpipe.infra import hdfs
 from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import Storage
-from retailpipe.stream.files import HadoopFiles, atomic_write
 from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
 from tests.stream.oracle import csv_rows, duplicate_rows, oracle_from_rows, read_windows
 
@@ -40,7 +40,7 @@ def test_hadoop_files_replace_list_read_delete(spark, hdfs_cluster: str) -> None
     assert files.names(folder) == ["a.bin"]  # no temp file left behind
     files.mkdirs(files.join(folder, ".tmp-x"))
     files.write_bytes(files.join(folder, ".tmp-x", "meta.json"), b"{}")
-    files.rename_dir(files.join(folder, ".tmp-x"), files.join(folder, "state-1"))
+    files.rename(files.join(folder, ".tmp-x"), files.join(folder, "state-1"))
     assert files.is_dir(files.join(folder, "state-1")) and not files.exists(f"{folder}/.tmp-x")
     assert files.names(folder) == ["a.bin", "state-1"]
     files.delete(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from decimal import Decimal
@@ -30,7 +31,13 @@ COLUMNS = (
 )
 
 
-def _rows(spark, records: list[dict[str, str | None]], amount_only: bool = False):
+def _rows(
+    spark,
+    records: list[dict[str, str | None]],
+    amount_only: bool = False,
+    timezone: str | None = None,
+    store_tz: str | None = None,
+):
     data = []
     for i, rec in enumerate(records):
         base = {
@@ -69,14 +76,14 @@ def _rows(spark, records: list[dict[str, str | None]], amount_only: bool = False
         + ", unmappable string"
     )
     stores = spark.createDataFrame(
-        [("S1", "Store 1", "Boston", "NE")],
-        "store_id_d string, store_name string, city string, region string",
+        [("S1", "Store 1", "Boston", "NE", store_tz)],
+        "store_id_d string, store_name string, city string, region string, store_tz string",
     )
     products = spark.createDataFrame(
         [("P1", "Pasta", "Acme", "grocery")],
         "product_id_d string, product_name string, brand string, product_category string",
     )
-    return cleanse(spark.createDataFrame(data, schema), stores, products).collect()
+    return cleanse(spark.createDataFrame(data, schema), stores, products, timezone).collect()
 
 
 @pytest.mark.parametrize(
@@ -232,3 +239,46 @@ def test_unmappable_header_names_missing_columns() -> None:
     mapping = map_header(["when", "store_id", "qty", "total"], default_aliases())
     assert not mapping.mappable
     assert mapping.missing == ("timestamp", "product_id", "payment_method")
+
+
+def _utc(moment: dt.datetime) -> str:
+    """A collected timestamp (naive, in this process's zone) as UTC text."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+
+
+def test_local_times_are_read_in_the_configured_zone(spark) -> None:
+    # Worked out by hand: London is UTC+1 in July (BST) and UTC+0 in January.
+    summer, winter = {"timestamp": "2025-07-01 09:30:00"}, {"timestamp": "2025-01-01T23:59:59"}
+    rows = _rows(spark, [summer, winter], timezone="Europe/London")
+    assert [r["reason"] for r in rows] == [None, None]
+    assert [_utc(r["event_ts"]) for r in rows] == [
+        "2025-07-01T08:30:00",
+        "2025-01-01T23:59:59",
+    ]
+    # The sale date and hour stay the local ones as written.
+    assert [(r["sale_date"].isoformat(), r["hour"]) for r in rows] == [
+        ("2025-07-01", 9),
+        ("2025-01-01", 23),
+    ]
+
+
+def test_a_local_time_without_a_zone_is_quarantined_with_the_fix(spark) -> None:
+    (row,) = _rows(spark, [{"timestamp": "2025-09-01 14:33:34"}])
+    assert row["reason"] == "bad_timestamp"
+    assert row["detail"] == "timestamp 2025-09-01 14:33:34 has no UTC offset; set batch.timezone"
+    # A timestamp that is no time at all says nothing about zones.
+    (other,) = _rows(spark, [{"timestamp": "yesterday"}], timezone="UTC")
+    assert (other["reason"], other["detail"]) == ("bad_timestamp", "timestamp yesterday")
+
+
+def test_the_stores_zone_wins_over_the_setting(spark) -> None:
+    (row,) = _rows(
+        spark,
+        [{"timestamp": "2025-03-30 12:00:00"}],
+        timezone="UTC",
+        store_tz="America/New_York",  # EDT (UTC-4) since 9 March 2025
+    )
+    assert _utc(row["event_ts"]) == "2025-03-30T16:00:00"
+    # An explicit offset is an instant already: no zone applies.
+    (fixed,) = _rows(spark, [{"timestamp": "2025-03-30T12:00:00+02:00"}], store_tz="Asia/Tokyo")
+    assert _utc(fixed["event_ts"]) == "2025-03-30T10:00:00"

@@ -1,22 +1,41 @@
-"""The dashboards' local copy of a stream that writes to HDFS (`storage.serving_root`).
+"""The dashboards' local copy of an HDFS storage root (`storage.serving_root`).
 
-`serve stream` reads local Parquet. When the stream's storage root is on HDFS and
-`storage.serving_root` is set, the stream writes its published files twice: to HDFS, and
-the same bytes to the same names under the serving root, each replaced whole by an atomic
-rename, so a dashboard never reads half a file. HDFS is the record: a copy that could not
-be written (a kill between the two writes, a full local disk) is logged and left behind
-until the stream next starts, when `refresh` brings the copy up to date with HDFS.
+`serve` reads local Parquet. When the storage root is on HDFS and `storage.serving_root`
+is set, both paths keep a local copy of what the dashboards read, through the driver's
+Hadoop client (`HadoopFiles`), each file or folder replaced whole by an atomic rename, so
+a dashboard never reads half of anything:
+
+* The batch job, once published, copies `curated/` into a new hidden version folder of
+  the copy and swaps the `curated` symbolic link to it (as a local batch run publishes),
+  then the batch run manifests and the dimension files (`refresh_batch_copy`).
+* The stream writes its published files twice: to HDFS, and the same bytes to the same
+  names in the copy (`MirroredFiles`). HDFS is the record: a copy that could not be
+  written (a kill between the two writes, a full local disk) is logged and left behind
+  until the stream next starts, when `refresh` brings the copy up to date with HDFS.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from retailpipe.errors import ConfigError
-from retailpipe.storage import Storage
-from retailpipe.stream.files import HIDDEN_TEMP, LOCAL, Files, Location, atomic_write, visible
+from retailpipe.fs import (
+    HIDDEN_TEMP,
+    LOCAL,
+    FileInfo,
+    Files,
+    HadoopFiles,
+    Location,
+    atomic_write,
+    visible,
+)
+from retailpipe.runs import new_run_id
+from retailpipe.storage import Storage, serving_copy
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +92,17 @@ class MirroredFiles:
     def names(self, folder: Location) -> list[str]:
         return self.primary.names(folder)
 
+    def entries(self, folder: Location) -> list[FileInfo]:
+        return self.primary.entries(folder)
+
+    def glob(self, pattern: Location) -> list[FileInfo]:
+        return self.primary.glob(pattern)
+
     def read_bytes(self, path: Location) -> bytes:
         return self.primary.read_bytes(path)
+
+    def first_line(self, path: Location) -> str | None:
+        return self.primary.first_line(path)
 
     def write_bytes(self, path: Location, data: bytes) -> None:
         self.primary.write_bytes(path, data)
@@ -93,9 +121,9 @@ class MirroredFiles:
         if data is not None and copy is not None:
             _write_copy(copy, data)
 
-    def rename_dir(self, source: Location, target: Location) -> None:
+    def rename(self, source: Location, target: Location) -> None:
         self._not_copied(source, target)
-        self.primary.rename_dir(source, target)
+        self.primary.rename(source, target)
 
     def delete(self, path: Location) -> None:
         self.primary.delete(path)
@@ -117,16 +145,11 @@ class MirroredFiles:
         copied folders (and every `single` file) that differs from its copy, drop temps a
         killed write left in the copies, and in the `exact` folders remove copies of files
         the primary has not. Returns how many files were copied."""
-        try:
+        with _writing_copy():
             copied = sum(self._refresh_folder(f, copy) for f, copy in self.folders.items())
             for path, copy in self.single.items():
                 if self.primary.exists(path):
                     copied += _copy_if_changed(self.primary, path, copy)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the serving copy {exc.filename or ''}: {exc.strerror or exc}",
-                "set storage.serving_root to a local folder this user can write, with free space",
-            ) from exc
         return copied
 
     def _refresh_folder(self, folder: str, copy: Path) -> int:
@@ -142,6 +165,18 @@ class MirroredFiles:
             if stale or HIDDEN_TEMP.match(name):
                 LOCAL.delete(copy / name)
         return copied
+
+
+@contextmanager
+def _writing_copy() -> Iterator[None]:
+    """A local write error while refreshing the copy, as one line with its fix."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the serving copy {exc.filename or ''}: {exc.strerror or exc}",
+            "set storage.serving_root to a local folder this user can write, with free space",
+        ) from exc
 
 
 def _write_copy(copy: Path, data: bytes) -> None:
@@ -176,3 +211,43 @@ def serving_mirror(primary: Files, storage: Storage, serving: Storage) -> Mirror
         exact=tuple(storage.uri(name) for name in EXACT),
         single={storage.uri("stores"): serving.path("stores")},
     )
+
+
+def refresh_batch_copy(
+    files: HadoopFiles, storage: Storage, serving_root: str | None
+) -> Path | None:
+    """Copy `curated/`, the batch run manifests and the dimension files of an hdfs:// root
+    to `serving_root`; returns the copy's folder, or None when no copy is configured.
+
+    The copy is published like a local batch run: a new hidden version folder, then an
+    atomic symbolic-link swap of `curated`; the manifests and dimension files are each
+    replaced by an atomic rename.
+    """
+    if storage.is_local or not serving_root:
+        return None
+    target = serving_copy(serving_root)
+    root = target.local_root
+    staging = root / "_versions" / new_run_id()
+    log.info("copying %s to the serving copy %s", storage.uri("curated"), root)
+    with _writing_copy():
+        staging.mkdir(parents=True)
+        files.copy_to_local(storage.uri("curated"), staging / "curated")
+        for manifest in files.glob(storage.uri("runs", "batch-*.json")):
+            _copy_if_changed(files, manifest.uri, target.path("runs", manifest.name))
+        for name in ("stores", "products"):
+            if files.exists(storage.uri(name)):
+                _copy_if_changed(files, storage.uri(name), target.path(name))
+        _swap_symlink(root / "curated", staging / "curated")
+        for entry in (root / "_versions").iterdir():
+            if entry != staging:
+                shutil.rmtree(entry, ignore_errors=True)
+    return root
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)  # a plain folder from an older copy: replaced once
+    fresh = link.with_name(f".{link.name}.link-{target.parent.name}")
+    fresh.unlink(missing_ok=True)
+    fresh.symlink_to(target)
+    os.replace(fresh, link)
