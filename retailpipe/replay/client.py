@@ -51,6 +51,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "batch.num.messages": 10_000,
         "batch.size": 1_000_000,
         "queue.buffering.max.messages": 500_000,
+        # librdkafka's own default allows 1 GB of queued events; this bounds replay's memory.
+        "queue.buffering.max.kbytes": 131_072,
         "delivery.timeout.ms": replay.delivery_timeout_ms,
         "client.id": "retailpipe-replay",
     }

@@ -187,6 +187,9 @@ def read_source(files: list[Path], spill_dir: Path | None = None) -> Source:
                 if table.num_rows:
                     runs.append(write_run(table, index, Path(folder.name) / f"{index:06d}.arrow"))
                 del table
+                # Hand the file's freed Arrow memory back to the system now: the sending
+                # later allocates mostly outside Arrow (librdkafka's queue, Python bytes).
+                pa.default_memory_pool().release_unused()
                 bar.advance(1)
     except BaseException:
         folder.cleanup()
