@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from retailpipe.cli.batch import date_range
+from retailpipe.cli.dates import date_range
 from retailpipe.cli.state import state
 from retailpipe.console import console
 from retailpipe.reconcile.model import Span
@@ -127,6 +127,8 @@ def _print(result: Reconciliation) -> None:
 def summary_line(manifest: dict[str, Any]) -> str:
     """One line: hours compared, agreeing, explained (by what) and unexplained."""
     hours = manifest["hours"]
+    if not hours["compared"]:
+        return "reconcile: no store-hour is covered by both batch and stream yet"
     why = ", ".join(f"{k} {v}" for k, v in manifest["explained_by"].items() if v)
     return (
         f"reconcile: {hours['compared']:,} store-hour(s) compared, {hours['agree']:,} agree, "
