@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-# Raw transaction CSV, in file order (docs/data-contract.md, "Raw transaction CSV").
-RAW_COLUMNS: tuple[str, ...] = (
-    "transaction_id",
-    "line_no",
-    "timestamp",
+# What a line of a receipt says, in the order every table that carries it keeps it.
+LINE_FIELDS: tuple[str, ...] = (
     "store_id",
     "product_id",
     "category",
@@ -18,6 +15,10 @@ RAW_COLUMNS: tuple[str, ...] = (
     "payment_method",
     "customer_id",
 )
+# A line's amounts by the money rules (docs/data-contract.md, "Money").
+LINE_AMOUNTS: tuple[str, ...] = ("gross_amount", "discount_amount", "net_amount")
+# Raw transaction CSV, in file order (docs/data-contract.md, "Raw transaction CSV").
+RAW_COLUMNS: tuple[str, ...] = ("transaction_id", "line_no", "timestamp", *LINE_FIELDS)
 # Each raw column's position in RAW_COLUMNS, so code that holds a row as a tuple reads its
 # fields by name: `fields[RAW_INDEX["quantity"]]`.
 RAW_INDEX: dict[str, int] = {name: index for index, name in enumerate(RAW_COLUMNS)}
@@ -78,17 +79,8 @@ TRANSACTIONS_COLUMNS: tuple[str, ...] = (
     "line_no",
     "event_ts",
     "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-    "gross_amount",
-    "discount_amount",
-    "net_amount",
+    *LINE_FIELDS,
+    *LINE_AMOUNTS,
     "is_return",
     "hour",
     "store_name",
@@ -110,6 +102,19 @@ DAILY_MEASURES: tuple[str, ...] = (
     "return_amount",
     "avg_basket",
 )
+# The cube's measures: all additive over days and stores; `transactions` (receipts with a
+# line in the category) not over categories, as one receipt spans several.
+CUBE_MEASURES: tuple[str, ...] = (
+    "transactions",
+    "lines",
+    "units",
+    "gross_revenue",
+    "discount_amount",
+    "net_revenue",
+    "return_amount",
+    "promo_revenue",
+)
+BREAKDOWN_MEASURES: tuple[str, ...] = ("lines", "units", "net_revenue")
 AGGREGATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_sales": ("sale_date", *DAILY_MEASURES),
     "daily_store_sales": ("sale_date", "store_id", *DAILY_MEASURES),
@@ -117,6 +122,24 @@ AGGREGATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_product_sales": ("sale_date", "product_id", "lines", "units", "net_revenue"),
     "daily_payment_sales": ("sale_date", "payment_method", "transactions", "net_revenue"),
     "hourly_sales": ("sale_date", "hour", "transactions", "units", "net_revenue"),
+    # The dashboards' cube and its breakdowns: every batch figure for any date range, store
+    # and category (docs/api.md, "Where the data comes from").
+    "daily_store_category_sales": ("sale_date", "store_id", "category", *CUBE_MEASURES),
+    "daily_store_product_sales": (
+        "sale_date",
+        "store_id",
+        "category",
+        "product_id",
+        *BREAKDOWN_MEASURES,
+    ),
+    "daily_store_payment_sales": (
+        "sale_date",
+        "store_id",
+        "category",
+        "payment_method",
+        *BREAKDOWN_MEASURES,
+    ),
+    "hourly_store_sales": ("sale_date", "store_id", "category", "hour", *BREAKDOWN_MEASURES),
 }
 STREAM_WINDOW_COLUMNS: tuple[str, ...] = (
     "window_start",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 from rich.table import Table
 
+from retailpipe.cli.dates import parse_date
 from retailpipe.cli.state import state
 from retailpipe.console import console
-from retailpipe.errors import ConfigError
 from retailpipe.generate.profiles import DEFAULT_PROFILE, PROFILES
 from retailpipe.generate.run import generate as run_generate
 from retailpipe.storage import Storage
@@ -24,17 +22,6 @@ EPILOG = """Examples:
 
   retailpipe generate --days 30 --bad-row-rate 0.01 --duplicate-rate 0.005 --late-rate 0.002 --force
 """
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--start-date {value!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-01-01"
-        ) from None
 
 
 def generate(
@@ -85,7 +72,7 @@ def generate(
         {
             "storage.root": out,
             "generate.days": days,
-            "generate.start_date": _date(start_date),
+            "generate.start_date": parse_date("--start-date", start_date),
             "generate.stores": stores,
             "generate.products": products,
             "generate.rows_per_day": rows_per_day,

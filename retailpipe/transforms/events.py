@@ -6,7 +6,15 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from retailpipe.schemas import ALL_STORES, EVENT_SCHEMA, MONEY, RATE, SCHEMA_VERSION
+from retailpipe.schemas import (
+    ALL_STORES,
+    EVENT_SCHEMA,
+    LINE_AMOUNTS,
+    LINE_FIELDS,
+    MONEY,
+    RATE,
+    SCHEMA_VERSION,
+)
 from retailpipe.transforms.checks import Check, first_failed
 from retailpipe.transforms.money import MAX_PRICE, MAX_QUANTITY, with_line_amounts
 
@@ -63,17 +71,8 @@ VALID_COLUMNS: tuple[str, ...] = (
     "event_ts",
     "transaction_id",
     "line_no",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-    "gross_amount",
-    "discount_amount",
-    "net_amount",
+    *LINE_FIELDS,
+    *LINE_AMOUNTS,
     *KAFKA_COLUMNS,
 )
 DEAD_LETTER_COLUMNS: tuple[str, ...] = ("reason", "detail", "value", *KAFKA_COLUMNS)
