@@ -15,7 +15,19 @@ except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[assignment]
 
 from retailpipe import __version__
-from retailpipe.cli import batch, config, demo, doctor, generate, hdfs, kafka, replay, serve, stream
+from retailpipe.cli import (
+    batch,
+    config,
+    demo,
+    doctor,
+    generate,
+    hdfs,
+    inspect,
+    kafka,
+    replay,
+    serve,
+    stream,
+)
 from retailpipe.cli.reconcile import EPILOG as RECONCILE_EPILOG
 from retailpipe.cli.reconcile import reconcile_command
 from retailpipe.cli.state import AppState, state
@@ -116,6 +128,7 @@ app.command("batch", epilog=batch.EPILOG)(batch.batch)
 app.command("replay", epilog=replay.EPILOG)(replay.replay)
 app.command("stream", epilog=stream.EPILOG)(stream.stream)
 app.command("reconcile", epilog=RECONCILE_EPILOG)(reconcile_command)
+app.command("inspect", epilog=inspect.EPILOG)(inspect.inspect)
 app.command("doctor")(doctor.doctor)
 app.command("demo", epilog=demo.EPILOG)(demo.demo)
 app.add_typer(serve.app, name="serve")
