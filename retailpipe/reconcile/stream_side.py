@@ -15,20 +15,12 @@ from retailpipe.errors import InputError
 from retailpipe.reconcile.model import HOUR, Figures, Key, Span, floor_hour, hour_of
 from retailpipe.reconcile.source import Source
 from retailpipe.schemas import ALL_STORES
+from retailpipe.stream.publish import LATE_SCHEMA, STORE_SCHEMA, WINDOW_SCHEMA
 
 # The record `retailpipe stream` keeps next to its checkpoint (stream/options.py).
 CHECKPOINT_RECORD = "retailpipe-stream.json"
-TS = pa.timestamp("us", tz="UTC")
-KEY_SCHEMA = [("window_start", TS), ("window_end", TS), ("store_id", pa.string())]
-WINDOWS = pa.schema(
-    [
-        *KEY_SCHEMA,
-        ("transactions", pa.int64()),
-        ("units", pa.int64()),
-        ("net_revenue", pa.decimal128(18, 2)),
-    ]
-)
-LATE = pa.schema([*KEY_SCHEMA, ("late_events", pa.int64())])
+WINDOW_COLUMNS = ["window_start", "window_end", "store_id", "transactions", "units", "net_revenue"]
+LATE_COLUMNS = ["window_start", "window_end", "store_id", "late_events"]
 
 
 @dataclass(frozen=True)
@@ -100,21 +92,20 @@ def read_stream(source: Source, span: Span) -> StreamSide:
     side = StreamSide(geometry(source))
     side.geometry.check()
     windows = _hour_windows(
-        source.read_all(_day_files(source, "stream", span), WINDOWS.names[:6], WINDOWS)
+        source.read_all(_day_files(source, "stream", span), WINDOW_COLUMNS, WINDOW_SCHEMA)
     )
     for row in windows.to_pylist():
         key = (row["store_id"], row["window_start"])
         side.figures[key] = Figures(row["transactions"], row["units"], row["net_revenue"])
-    late = _hour_windows(source.read_all(_day_files(source, "stream_late", span), LATE.names, LATE))
+    late = _hour_windows(
+        source.read_all(_day_files(source, "stream_late", span), LATE_COLUMNS, LATE_SCHEMA)
+    )
     for row in late.to_pylist():
         side.late[(row["store_id"], row["window_start"])] += row["late_events"]
     side.first_hour = read_first_hour(source, side.geometry)
     side.watermarks = read_watermarks(source)
     side.dead_letters, side.unplaced_dead_letters = _dead_letters(source, span)
     return side
-
-
-_STORES = pa.schema([("store_id", pa.string()), ("watermark", TS)])
 
 
 def _day_files(source: Source, dataset: str, span: Span) -> list[str]:
@@ -146,7 +137,9 @@ def _hour_windows(table: pa.Table) -> pa.Table:
 
 def read_watermarks(source: Source) -> dict[str, dt.datetime]:
     """Each store's watermark, from `stream_stores/`."""
-    stores = source.read_all(source.parquet("stream_stores"), ["store_id", "watermark"], _STORES)
+    stores = source.read_all(
+        source.parquet("stream_stores"), ["store_id", "watermark"], STORE_SCHEMA
+    )
     return {
         row["store_id"]: row["watermark"]
         for row in stores.to_pylist()

@@ -19,7 +19,7 @@ from retailpipe.stream.run import run_stream
 from tests.stream.kafka_helpers import new_topic, stream_settings
 
 PARAMS = GenerateSettings(
-    days=3,
+    days=2,
     start_date=dt.date(2026, 3, 2),
     stores=3,
     products=30,
