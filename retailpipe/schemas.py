@@ -140,6 +140,8 @@ AGGREGATE_COLUMNS: dict[str, tuple[str, ...]] = {
         *BREAKDOWN_MEASURES,
     ),
     "hourly_store_sales": ("sale_date", "store_id", "category", "hour", *BREAKDOWN_MEASURES),
+    # Where each receipt with lines on several sale dates or stores has lines.
+    "split_receipts": ("sale_date", "transaction_id", "store_id", "category"),
 }
 STREAM_WINDOW_COLUMNS: tuple[str, ...] = (
     "window_start",

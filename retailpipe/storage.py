@@ -23,6 +23,11 @@ DATASETS: dict[str, str] = {
     "daily_product_sales": "curated/daily_product_sales",
     "daily_payment_sales": "curated/daily_payment_sales",
     "hourly_sales": "curated/hourly_sales",
+    "daily_store_category_sales": "curated/daily_store_category_sales",
+    "daily_store_product_sales": "curated/daily_store_product_sales",
+    "daily_store_payment_sales": "curated/daily_store_payment_sales",
+    "hourly_store_sales": "curated/hourly_store_sales",
+    "split_receipts": "curated/split_receipts",
     "curated_csv": "curated/csv",
     "quarantine": "quarantine",
     "runs": "runs",
@@ -43,6 +48,12 @@ AGGREGATES: tuple[str, ...] = (
     "daily_product_sales",
     "daily_payment_sales",
     "hourly_sales",
+    # The dashboards' cube (sale_date, store_id, category) and its breakdowns.
+    "daily_store_category_sales",
+    "daily_store_product_sales",
+    "daily_store_payment_sales",
+    "hourly_store_sales",
+    "split_receipts",
 )
 
 

@@ -19,10 +19,14 @@ from retailpipe.schemas import AGGREGATE_COLUMNS, QUARANTINE_COLUMNS, TRANSACTIO
 from retailpipe.storage import AGGREGATES
 from retailpipe.transforms.aggregates import (
     KEYS,
+    Levels,
     aggregate,
+    category_cells,
     cells,
     one_row_per_transaction,
+    product_cells,
     receipts,
+    split_receipts,
 )
 
 # Columns with about one value per line or receipt: a Parquet dictionary for them is built,
@@ -41,10 +45,13 @@ AGGREGATE_INPUT = (
     "payment_method",
     "hour",
     "quantity",
+    "discount_pct",
     "gross_amount",
     "discount_amount",
     "net_amount",
 )
+
+SPLIT_INPUT = ("sale_date", "transaction_id", "store_id", "category")
 
 
 def _partition(day: str) -> str:
@@ -120,19 +127,31 @@ def write_aggregates(run: BatchRun, affected: set[str], cached: DataFrame | None
         else:
             # Six aggregates read the same few columns: read them from Parquet once.
             fresh = run.keep(run.spark.read.parquet(written).select(*AGGREGATE_INPUT))
-    receipt_rows, unique, cell_rows = None, False, None
+    levels = Levels()
     if fresh is not None:
         # Four tables start from one row per receipt, kept while they are computed; when
-        # receipts are unique, from the few rows per (sale_date, store, payment, hour).
+        # receipts are unique, from the few rows per (sale_date, store, payment, hour). The
+        # category and product tables start from their own small cells.
         receipt_rows = run.keep(receipts(fresh))
         unique = one_row_per_transaction(receipt_rows)
-        if unique:
-            cell_rows = run.keep(cells(receipt_rows))
+        levels = Levels(
+            receipts=receipt_rows,
+            unique=unique,
+            cells=run.keep(cells(receipt_rows)) if unique else None,
+            category_cells=run.keep(category_cells(fresh)),
+            product_cells=run.keep(product_cells(fresh)),
+        )
     csv_names = []
     for name in AGGREGATES:
+        if name == "split_receipts":
+            split = _split_receipts(run, days, fresh, levels.receipts)
+            if split is not None:
+                keys = ["sale_date", *KEYS[name]]
+                csv_names.append(_write_aggregate(run, name, split, keys))
+            continue
         parts = []
         if fresh is not None:
-            parts.append(aggregate(name, fresh, receipt_rows, unique, cell_rows))
+            parts.append(aggregate(name, fresh, levels))
         live = run.storage.uri(name)
         if not run.full_rebuild and run.files.entries(live):
             old = run.spark.read.parquet(live).select(*AGGREGATE_COLUMNS[name])
@@ -141,6 +160,23 @@ def write_aggregates(run: BatchRun, affected: set[str], cached: DataFrame | None
             table = reduce(DataFrame.unionByName, parts)
             csv_names.append(_write_aggregate(run, name, table, ["sale_date", *KEYS[name]]))
     return csv_names
+
+
+def _split_receipts(
+    run: BatchRun, days: list[str], fresh: DataFrame | None, receipt_rows: DataFrame | None
+) -> DataFrame | None:
+    """The receipts on several sale dates or stores, over every published date: a receipt
+    may span a recomputed date and a carried-over one, so a partial run reads the
+    carried-over dates' lines again (four columns) instead of carrying rows over."""
+    parts = [] if fresh is None else [fresh.select(*SPLIT_INPUT)]
+    live = run.storage.uri("transactions")
+    if not run.full_rebuild and run.files.entries(live):
+        old = run.spark.read.parquet(live).select(*SPLIT_INPUT)
+        parts.append(old.where(~F.col("sale_date").cast("string").isin(days)))
+        receipt_rows = None
+    if not parts:
+        return None
+    return split_receipts(reduce(DataFrame.unionByName, parts), receipt_rows)
 
 
 def _write_aggregate(run: BatchRun, name: str, table: DataFrame, keys: list[str]) -> str:

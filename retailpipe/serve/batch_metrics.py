@@ -1,4 +1,9 @@
-"""Batch dashboard figures from the curated Parquet: KPIs, chart series, data quality."""
+"""Batch dashboard figures from the published aggregates: KPIs, chart series, data quality.
+
+No figure reads the line items: a view of any dates, store and category is answered from
+the daily aggregates, the (sale_date, store_id, category) cube or its breakdowns, all a few
+rows per day, so memory and the first answer's time do not grow with the lines per day.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from retailpipe.serve.query import CENT, BadRequest, BatchQuery, money, ratio
 from retailpipe.storage import AGGREGATES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The cube: every KPI for any store and category (receipts exactly per category; see
+# `_receipts` for the other views).
+CUBE = "daily_store_category_sales"
 # The aggregate that answers "net revenue by <key>" when no store/category filter is set.
 AGGREGATE_FOR = {
     "sale_date": "daily_sales",
@@ -25,8 +33,19 @@ AGGREGATE_FOR = {
     "payment_method": "daily_payment_sales",
     "hour": "hourly_sales",
 }
-# Every cached figure is keyed by the versions of all of these, so any republish shows.
-BATCH_DATASETS = ("transactions", *AGGREGATES, "runs", "stores", "products")
+# ... and with a store or category filter: the cube or one of its breakdowns, which carry
+# store_id and category beside their own key.
+BREAKDOWN_FOR = {
+    "sale_date": CUBE,
+    "store_id": CUBE,
+    "category": CUBE,
+    "product_id": "daily_store_product_sales",
+    "payment_method": "daily_store_payment_sales",
+    "hour": "hourly_store_sales",
+}
+# Every cached figure is keyed by the versions of all of these, so any republish shows. The
+# line items are not among them: no batch figure reads them.
+BATCH_DATASETS = (*AGGREGATES, "runs", "stores", "products")
 
 
 @dataclass(frozen=True)
@@ -62,7 +81,9 @@ class View:
 
 
 def has_data(catalog: Catalog) -> bool:
-    return all(catalog.version(name) is not None for name in ("daily_sales", "transactions"))
+    """Whether every aggregate the figures come from is published (a root written before the
+    cube existed has none until the next `retailpipe batch`)."""
+    return all(catalog.version(name) is not None for name in AGGREGATES)
 
 
 def options(catalog: Catalog) -> dict[str, Any]:
@@ -119,38 +140,53 @@ def _decimal(value: Any) -> Decimal:
 
 
 def kpis(catalog: Catalog, view: View) -> dict[str, Any]:
-    """The KPI tiles, from line items so distinct receipts and promotions are exact."""
+    """The KPI tiles, from the cube and the receipt counts per day and store."""
     return catalog.cached(("kpis", view), BATCH_DATASETS, lambda: _kpis(catalog, view))
 
 
-def _kpis(catalog: Catalog, view: View) -> dict[str, Any]:
-    lines = catalog.scan(
-        "transactions", ["transaction_id", "quantity", "net_amount", "discount_pct"], _where(view)
-    )
-    if lines is None:
-        lines = pa.table(
-            {
-                "transaction_id": pa.array([], pa.string()),
-                "quantity": pa.array([], pa.int64()),
-                "net_amount": pa.array([], pa.decimal128(12, 2)),
-                "discount_pct": pa.array([], pa.decimal128(5, 4)),
-            }
+def _total(table: pa.Table, column: str) -> Decimal:
+    return _decimal(pc.sum(table[column]).as_py())
+
+
+def _receipts(catalog: Catalog, view: View, cube: pa.Table) -> int:
+    """Distinct receipts in the view, exactly. The published counts are per day (all
+    stores), per day and store, or per cube cell (receipts with a line in the category: a
+    receipt spans categories, so those counts are used for one category only). Adding them
+    up counts a receipt once per day or store it has lines in; `split_receipts` lists the
+    few such receipts (late lines), and each is counted once."""
+    if view.category:
+        counted = _total(cube, "transactions")
+    elif view.store:
+        columns = ["sale_date", "store_id", "transactions"]
+        counted = _total(
+            _present(catalog.table("daily_store_sales", columns)).filter(_where(view)),
+            "transactions",
         )
-    net_amount = lines["net_amount"]
-    is_return = pc.less(lines["quantity"], 0)
-    is_promo = pc.greater(lines["discount_pct"], 0)
-    net = _decimal(pc.sum(net_amount).as_py())
-    receipts = pc.count_distinct(lines["transaction_id"]).as_py()
-    returned = _decimal(pc.sum(pc.filter(net_amount, is_return)).as_py())
-    sold = _decimal(pc.sum(pc.filter(net_amount, pc.invert(is_return))).as_py())
-    promo = _decimal(pc.sum(pc.filter(net_amount, is_promo)).as_py())
+    else:
+        table = _present(catalog.table("daily_sales", ["sale_date", "transactions"]))
+        counted = _total(table.filter(_where(view)), "transactions")
+    split = _present(catalog.table("split_receipts")).filter(_where(view))
+    # The places each of them was counted in: days, or (day, store) pairs.
+    place = ["sale_date", "store_id"] if view.filtered else ["sale_date"]
+    places = split.group_by(["transaction_id", *place]).aggregate([]).num_rows
+    distinct = pc.count_distinct(split["transaction_id"]).as_py()
+    return int(counted) - places + distinct
+
+
+def _kpis(catalog: Catalog, view: View) -> dict[str, Any]:
+    columns = ["sale_date", "store_id", "category", "transactions", "lines", "units"]
+    columns += ["net_revenue", "return_amount", "promo_revenue"]
+    cube = _present(catalog.table(CUBE, columns)).filter(_where(view))
+    net, returned, promo = (_total(cube, c) for c in columns[-3:])
+    sold = net - returned  # the net revenue of sale lines: every line is one or the other
+    receipts = _receipts(catalog, view, cube)
     last_run = catalog.latest_run("batch", "succeeded")
     basket = (net / receipts).quantize(CENT, rounding=ROUND_HALF_UP) if receipts else None
     return {
         "net_revenue": money(net),
         "transactions": receipts,
-        "lines": lines.num_rows,
-        "units": int(pc.sum(lines["quantity"]).as_py() or 0),
+        "lines": int(_total(cube, "lines")),
+        "units": int(_total(cube, "units")),
         "avg_basket": money(basket) if basket is not None else None,
         "return_amount": money(returned),
         "return_rate": ratio(-returned, sold),
@@ -195,17 +231,20 @@ def kpi_changes(catalog: Catalog, view: View) -> dict[str, Any]:
 
 
 def _grouped(catalog: Catalog, view: View, keys: list[str], units: bool = True) -> pa.Table:
-    """Net revenue (and units) per `keys` over the view: from the aggregate when the view
-    has no store/category filter, else from the line items with the filters pushed down."""
+    """Net revenue (and units) per `keys` over the view: from the daily aggregate when the
+    view has no store/category filter, else from the cube or its breakdown by the key. The
+    cube (a few rows per day) is kept in memory; a breakdown is read with the filters pushed
+    down to the scan, its answer cached."""
+    columns = [*dict.fromkeys(["sale_date", *keys]), "net_revenue"] + (["units"] if units else [])
     if view.filtered:
-        columns = [*keys, "net_amount", "quantity"]
-        table = _present(catalog.scan("transactions", columns, _where(view)))
-        table = table.rename_columns([*keys, "net_revenue", "units"])
+        name = BREAKDOWN_FOR[keys[-1]]
+        columns = list(dict.fromkeys([*columns, "store_id", "category"]))
+        if name == CUBE:
+            table = _present(catalog.table(name, columns)).filter(_where(view))
+        else:
+            table = _present(catalog.scan(name, columns, _where(view)))
     else:
-        name = AGGREGATE_FOR[keys[-1]]
-        columns = [*dict.fromkeys(["sale_date", *keys]), "net_revenue"]
-        columns += ["units"] if units else []
-        table = _present(catalog.table(name, columns)).filter(_where(view))
+        table = _present(catalog.table(AGGREGATE_FOR[keys[-1]], columns)).filter(_where(view))
     measures = [("net_revenue", "sum")] + ([("units", "sum")] if units else [])
     grouped = table.group_by(keys).aggregate(measures)
     return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])

@@ -45,8 +45,14 @@ def _transactions(lines: list[Line]) -> pa.Table:
 
 
 def _aggregate(
-    lines: list[Line], keys: tuple[str, ...], receipts: bool = True, units: bool = True
+    lines: list[Line],
+    keys: tuple[str, ...],
+    receipts: bool = True,
+    units: bool = True,
+    cube: bool = False,
 ) -> pa.Table:
+    """Lines grouped by `keys`: receipts (distinct transaction ids), lines, units and net
+    revenue; with `cube`, also gross, discount, returned and promotion amounts."""
     groups: dict[tuple[Any, ...], list[Line]] = defaultdict(list)
     for x in lines:
         groups[tuple(getattr(x, k) for k in keys)].append(x)
@@ -58,7 +64,13 @@ def _aggregate(
         row["lines"] = len(members)
         if units:
             row["units"] = sum(x.quantity for x in members)
+        if cube:
+            row["gross_revenue"] = sum((x.gross for x in members), Decimal(0))
+            row["discount_amount"] = sum((x.discount for x in members), Decimal(0))
         row["net_revenue"] = sum((x.net for x in members), Decimal(0))
+        if cube:
+            row["return_amount"] = sum((x.net for x in members if x.quantity < 0), Decimal(0))
+            row["promo_revenue"] = sum((x.net for x in members if x.discount_pct > 0), Decimal(0))
         rows.append(row)
     schema = [
         pa.field(
@@ -69,8 +81,47 @@ def _aggregate(
     schema += [pa.field("transactions", pa.int64())] if receipts else []
     schema += [pa.field("lines", pa.int64())]
     schema += [pa.field("units", pa.int64())] if units else []
-    schema += [pa.field("net_revenue", MONEY_SUM)]
+    money = ("gross_revenue", "discount_amount", "net_revenue", "return_amount", "promo_revenue")
+    schema += [pa.field(m, MONEY_SUM) for m in (money if cube else ("net_revenue",))]
     return pa.Table.from_pylist(rows, schema=pa.schema(schema))
+
+
+def aggregates(lines: list[Line]) -> dict[str, pa.Table]:
+    """Every published aggregate, computed from the lines in plain Python."""
+    cell = ("sale_date", "store_id", "category")
+    return {
+        "daily_sales": _aggregate(lines, ("sale_date",)),
+        "daily_store_sales": _aggregate(lines, ("sale_date", "store_id")),
+        "daily_category_sales": _aggregate(lines, ("sale_date", "category")),
+        "daily_product_sales": _aggregate(lines, ("sale_date", "product_id"), receipts=False),
+        "daily_payment_sales": _aggregate(lines, ("sale_date", "payment_method"), units=False),
+        "hourly_sales": _aggregate(lines, ("sale_date", "hour")),
+        "daily_store_category_sales": _aggregate(lines, cell, cube=True),
+        "daily_store_product_sales": _aggregate(lines, (*cell, "product_id"), receipts=False),
+        "daily_store_payment_sales": _aggregate(lines, (*cell, "payment_method"), receipts=False),
+        "hourly_store_sales": _aggregate(lines, (*cell, "hour"), receipts=False),
+        "split_receipts": _split_receipts(lines),
+    }
+
+
+def _split_receipts(lines: list[Line]) -> pa.Table:
+    """(sale_date, transaction_id, store_id, category) of the receipts with lines on more
+    than one sale date or store."""
+    places: dict[str, set[tuple[dt.date, str]]] = defaultdict(set)
+    for x in lines:
+        places[x.transaction_id].add((x.sale_date, x.store_id))
+    rows = sorted(
+        {
+            (x.sale_date, x.transaction_id, x.store_id, x.category)
+            for x in lines
+            if len(places[x.transaction_id]) > 1
+        }
+    )
+    columns = ("sale_date", "transaction_id", "store_id", "category")
+    schema = pa.schema(
+        [pa.field(c, pa.date32() if c == "sale_date" else pa.string()) for c in columns]
+    )
+    return pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows], schema=schema)
 
 
 def write_curated(
@@ -79,25 +130,17 @@ def write_curated(
     run: dict[str, Any] | None = None,
     partition_aggregates: bool = False,
 ) -> None:
-    """Transactions partitioned by sale_date, the six aggregates and a batch run manifest."""
+    """Transactions partitioned by sale_date, every aggregate and a batch run manifest."""
     pq.write_to_dataset(
         _transactions(lines),
         storage.path("transactions"),
         partition_cols=["sale_date"],
         existing_data_behavior="delete_matching",
     )
-    aggregates = {
-        "daily_sales": _aggregate(lines, ("sale_date",)),
-        "daily_store_sales": _aggregate(lines, ("sale_date", "store_id")),
-        "daily_category_sales": _aggregate(lines, ("sale_date", "category")),
-        "daily_product_sales": _aggregate(lines, ("sale_date", "product_id"), receipts=False),
-        "daily_payment_sales": _aggregate(lines, ("sale_date", "payment_method"), units=False),
-        "hourly_sales": _aggregate(lines, ("sale_date", "hour")),
-    }
-    for name, table in aggregates.items():
+    for name, table in aggregates(lines).items():
         target = storage.path(name)
         target.mkdir(parents=True, exist_ok=True)
-        if partition_aggregates:
+        if partition_aggregates and table.num_rows:  # an empty table makes no partition
             pq.write_to_dataset(
                 table,
                 target,
