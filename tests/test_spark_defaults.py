@@ -27,12 +27,16 @@ def test_driver_memory_is_a_quarter_of_what_the_process_may_use(
     assert spark.default_driver_memory() == expected
 
 
-def test_an_explicit_driver_memory_is_kept(settings) -> None:
+def test_an_explicit_driver_memory_is_kept(monkeypatch, settings) -> None:
+    monkeypatch.setattr(spark, "_physical_memory", lambda: 16 * GIB)
+    monkeypatch.setattr(spark, "_cgroup_limit", lambda: 1 << 62)
     explicit = settings.model_copy(
         update={"spark": settings.spark.model_copy(update={"driver_memory": "3g"})}
     )
     assert spark.base_conf(explicit, "x")["spark.driver.memory"] == "3g"
-    assert spark.base_conf(settings, "x")["spark.driver.memory"] == spark.default_driver_memory()
+    # Unset: the machine's quarter (16 GiB here), worked out by hand, not by the code.
+    assert settings.spark.driver_memory is None
+    assert spark.base_conf(settings, "x")["spark.driver.memory"] == "4g"
 
 
 def _java_options(settings, input_bytes) -> str:
@@ -41,13 +45,15 @@ def _java_options(settings, input_bytes) -> str:
 
 def test_small_inputs_start_on_the_quick_compiler_only(settings) -> None:
     quick = "-XX:TieredStopAtLevel=1"
+    hot = "-XX:Tier4InvocationThreshold=40000"  # C2 compiles only hot code (larger runs)
+    limit = 64 << 20  # 64 MB of local input: docs/batch.md
     assert quick in _java_options(settings, 0)
-    assert quick in _java_options(settings, spark.QUICK_START_BYTES - 1)
-    assert quick not in _java_options(settings, spark.QUICK_START_BYTES)
+    assert quick in _java_options(settings, limit - 1)
+    assert quick not in _java_options(settings, limit)
     assert quick not in _java_options(settings, None)  # unknown size: both compilers
-    assert spark.C2_FOR_HOT_CODE in _java_options(settings, spark.QUICK_START_BYTES)
-    assert spark.C2_FOR_HOT_CODE in _java_options(settings, None)
-    assert spark.C2_FOR_HOT_CODE not in _java_options(settings, 0)
+    assert hot in _java_options(settings, limit)
+    assert hot in _java_options(settings, None)
+    assert hot not in _java_options(settings, 0)
 
 
 def test_local_input_bytes_counts_the_files_a_run_reads(tmp_path) -> None:

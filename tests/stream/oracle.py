@@ -1,6 +1,7 @@
 """Test helpers: raw CSV -> Kafka-style JSON events, and an independent window oracle.
 
-Plain Python only (csv, json, decimal, datetime); nothing from retailpipe.transforms.
+Plain Python only (csv, json, decimal, datetime), the row rules of tests/oracle.py; nothing
+from retailpipe.
 """
 
 from __future__ import annotations
@@ -10,25 +11,13 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter, defaultdict
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
-CENT = Decimal("0.01")
+from tests.oracle import parse
+
 UTC = dt.UTC
 Key = tuple[dt.datetime, dt.datetime, str]
-FIELDS = (
-    "transaction_id",
-    "line_no",
-    "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-)
 
 
 def event_id(transaction_id: str, line_no: str) -> str:
@@ -71,20 +60,12 @@ def csv_messages(raw_dir: Path) -> list[tuple[bytes, bytes]]:
 
 
 def _valid_line(row: dict[str, str]) -> tuple[dt.datetime, str, str, int, Decimal] | None:
-    """(UTC time, store, receipt, quantity, net) for a valid row, else None."""
-    try:
-        when = dt.datetime.fromisoformat(row["timestamp"])
-        quantity = int(row["quantity"])
-        price = Decimal(row["unit_price"])
-        pct = Decimal(row["discount_pct"] or "0")
-        line_no = int(row["line_no"])
-    except (ValueError, InvalidOperation, KeyError):
+    """(UTC time, store, receipt, quantity, net) for a valid row, else None (the rules of
+    tests/oracle.py; no dimension files here: the generator's ids are all known)."""
+    line = parse(row)
+    if isinstance(line, str):
         return None
-    if when.tzinfo is None or quantity == 0 or price < 0 or not (0 <= pct < 1) or line_no < 1:
-        return None
-    gross = (quantity * price).quantize(CENT, ROUND_HALF_UP)
-    discount = (gross * pct).quantize(CENT, ROUND_HALF_UP)
-    return when.astimezone(UTC), row["store_id"], row["transaction_id"], quantity, gross - discount
+    return line.ts.astimezone(UTC), line.store_id, line.transaction_id, line.quantity, line.net
 
 
 def windows_of(

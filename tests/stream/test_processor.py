@@ -70,6 +70,8 @@ def expected_windows(*lines: tuple[str, str, int, int]) -> dict:
                 "line_no": str(i),
                 "timestamp": at(when).isoformat(),
                 "store_id": "S",
+                "product_id": "P1",
+                "payment_method": "card",
                 "quantity": str(quantity),
                 "unit_price": f"{cents / 100 / quantity:.2f}",
                 "discount_pct": "0",

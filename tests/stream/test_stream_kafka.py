@@ -138,6 +138,8 @@ def test_restart_resumes_and_counts_late_events(spark, kafka_broker, tmp_path) -
             "line_no": "1",
             "timestamp": f"2026-01-01T{t}+00:00",
             "store_id": "S1",
+            "product_id": "P1",
+            "payment_method": "card",
             "quantity": "1",
             "unit_price": "2.50",
             "discount_pct": "0.00",

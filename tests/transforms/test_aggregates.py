@@ -21,8 +21,6 @@ from retailpipe.transforms.aggregates import (
 )
 from tests.batch import oracle
 
-KEYS = ("sale_date", "store_id", "category", "product_id", "payment_method", "hour")
-
 D = dt.date(2026, 1, 5)
 SCHEMA = (
     "sale_date date, transaction_id string, store_id string, category string, "
@@ -138,7 +136,7 @@ def _oracle(name: str) -> dict[tuple, dict[str, object]]:
 
 
 def _keyed(name: str, rows: list) -> dict[tuple, dict[str, object]]:
-    keys = [c for c in AGGREGATE_COLUMNS[name] if c in KEYS]
+    keys = [c for c in AGGREGATE_COLUMNS[name] if c in oracle.KEY_COLUMNS]
     out = {}
     for row in rows:
         record = row.asDict()

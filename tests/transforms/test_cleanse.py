@@ -14,21 +14,9 @@ from retailpipe.batch.extract import map_header, normalise_name
 from retailpipe.settings import default_aliases
 from retailpipe.transforms.cleanse import cleanse, derived_transaction_id, normalise_label
 from retailpipe.transforms.duplicates import repeated_keys, repeated_lines
+from tests.oracle import COLUMNS as RAW_COLUMNS
 
-COLUMNS = (
-    "transaction_id",
-    "line_no",
-    "timestamp",
-    "store_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "discount_pct",
-    "payment_method",
-    "customer_id",
-    "amount",
-)
+COLUMNS = (*RAW_COLUMNS, "amount")
 
 
 def _rows(
