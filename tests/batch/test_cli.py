@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -39,3 +40,18 @@ def test_missing_root_and_bad_dates_are_one_line_errors(spark, tmp_path: Path) -
     assert result.exit_code == 2 and "is not a date" in result.output
     result = runner.invoke(app, ["batch", "--from", "2026-01-05", "--to", "2026-01-01"])
     assert result.exit_code == 2 and "after" in result.output
+
+
+def test_a_failed_run_writes_a_failed_manifest_and_publishes_nothing(spark, tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    make_raw(root, days=1, rows=50)
+    (root / "_versions").write_text("a file where the run's version folders go")  # a real failure
+    result = runner.invoke(app, ["batch", "--root", str(root)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    (path,) = (root / "runs").glob("batch-*.json")
+    manifest = json.loads(path.read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["error"] and manifest["finished_at"] and manifest["duration_s"] is not None
+    assert manifest["outputs"] == {}
+    assert not (root / "curated").exists() and not (root / "quarantine").exists()

@@ -176,3 +176,27 @@ def test_doctor_fails_when_the_stream_workers_python_lacks_pandas(
     assert result.exit_code != 0
     assert "numpy" in result.output  # the module it could not import
     assert "1 required check(s) failed: Stream workers' Python" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [(True, True, 1), (False, True, 2), (False, False, 3)],
+    ids=["flag-wins", "env-over-file", "file"],
+)
+def test_flag_beats_env_beats_file_through_the_cli(
+    tmp_path: Path, flag: bool, env: bool, expected: int
+) -> None:
+    """One setting (generate.days) given three ways; the run's manifest records what won."""
+    config = tmp_path / "retailpipe.toml"
+    config.write_text("[generate]\ndays = 3\nrows_per_day = 40\nworkers = 1\n")
+    args = ["--config", str(config), "generate", "--out", str(tmp_path / "data")]
+    result = invoke(
+        *args,
+        *(["--days", "1"] if flag else []),
+        env={"RETAILPIPE_GENERATE__DAYS": "2"} if env else None,
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "data" / "raw" / "_manifest.json").read_text())
+    assert manifest["parameters"]["days"] == expected
+    assert manifest["parameters"]["rows_per_day"] == 40  # the file's, where nothing overrides
+    assert len(list((tmp_path / "data" / "raw").glob("transactions_*.csv"))) == expected

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -163,3 +165,49 @@ def test_reads_what_the_stream_publisher_writes(tmp_path: Path, events: list[Eve
     assert (latest["window_start"], latest["window_end"]) == (z(start), z(end))
     expected = totals(in_window(events, start, end))
     assert {k: latest[k] for k in expected} == expected
+
+
+def _csv(stream_client: FlaskClient, path: str, filename: str) -> list[dict[str, str]]:
+    response = stream_client.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="{filename}"'
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_leaderboard_csv_holds_the_oracle_ranking(
+    stream_client: FlaskClient, events: list[Event]
+) -> None:
+    rows = _csv(stream_client, "/api/stream/leaderboard.csv", "stream_leaderboard.csv")
+    start, end = trailing_window(events)
+    stores = sorted({e.store_id for e in in_window(events, start, end)})
+    expected = sorted(
+        ((s, totals(in_window(events, start, end, s))) for s in stores),
+        key=lambda r: (-Decimal(r[1]["net_revenue"]), r[0]),
+    )
+    got = [
+        (r["store_id"], {"transactions": int(r["transactions"]), "units": int(r["units"])})
+        for r in rows
+    ]
+    assert got == [
+        (s, {"transactions": t["transactions"], "units": t["units"]}) for s, t in expected
+    ]
+    assert [r["net_revenue"] for r in rows] == [t["net_revenue"] for _, t in expected]
+    assert [r["rank"] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+
+
+def test_series_csv_holds_the_total_and_top_stores_of_the_oracle(
+    stream_client: FlaskClient, events: list[Event]
+) -> None:
+    rows = _csv(stream_client, "/api/stream/series.csv?hours=1&top=2", "stream_series.csv")
+    assert rows and set(rows[0]) == {"store_id", "window_end", "net_revenue"}
+    stores = {r["store_id"] for r in rows} - {"ALL"}
+    assert len(stores) == 2
+    _, end = trailing_window(events)
+    ends = {z(end - dt.timedelta(minutes=5 * i)) for i in range(12)}
+    assert {r["window_end"] for r in rows if r["store_id"] == "ALL"} == ends
+    for row in rows:
+        e = dt.datetime.fromisoformat(row["window_end"].replace("Z", "+00:00"))
+        store = None if row["store_id"] == "ALL" else row["store_id"]
+        expected = totals(in_window(events, e - dt.timedelta(hours=1), e, store))
+        assert row["net_revenue"] == expected["net_revenue"], row
