@@ -5,8 +5,16 @@ runs in its own process on 127.0.0.1, and 50 client threads (http.client, keep-a
 bounded number of requests to each endpoint in turn. Goals: KPI p95 <= 2x the static
 endpoint's, KPI throughput >= 0.5x.
 
+`--scale`: 30 days x 370,000 lines (11 M): the server's resident memory and the first,
+uncached answer of every batch endpoint for four views (all data, one store, one category,
+both), next to the first answer of the static endpoint; with `--compare-src DIR` (a folder
+holding another `retailpipe` package, e.g. from `git archive <rev> retailpipe`) that
+server runs side by side on the same data. Goals: resident memory <= 300 MB, every first
+answer <= 200 ms.
+
     python bench/bench_serve.py            # 30 days x 20,000 lines, 6,000 requests per run
     python bench/bench_serve.py --quick    # 30 days x 2,000 lines, 1,500 requests per run
+    python bench/bench_serve.py --scale [--compare-src /tmp/old]
     env: BENCH_SERVE_ROWS_PER_DAY, BENCH_SERVE_REQUESTS, BENCH_SERVE_CLIENTS, BENCH_SERVE_DIR
 """
 
@@ -22,7 +30,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -142,10 +152,122 @@ def cold_ms(port: int, path: str) -> float:
     return 1000 * (time.perf_counter() - started)
 
 
+# The batch endpoints a page load calls, each asked once per view.
+ENDPOINTS = ("kpis", "daily", "stores", "categories", "products", "payments", "heatmap")
+SCALE_ROWS = 370_000
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """The process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def get_json(port: int, path: str) -> Any:
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    connection.request("GET", path)
+    body = json.loads(connection.getresponse().read())
+    connection.close()
+    return body
+
+
+def first_answers(port: int, pid: int) -> dict[str, Any]:
+    """Resident memory at rest, then the first answer of every endpoint and view (ms)."""
+    idle = rss_mb(pid)
+    cold = {"/api/health": cold_ms(port, "/api/health")}
+    cold["/api/batch/options"] = cold_ms(port, "/api/batch/options")
+    options = get_json(port, "/api/batch/options")
+    store, category = options["stores"][1]["id"], options["categories"][0]
+    views = ({}, {"store": store}, {"category": category}, {"store": store, "category": category})
+    for view in views:
+        query = urllib.parse.urlencode(view)
+        for name in ENDPOINTS:
+            path = f"/api/batch/{name}" + (f"?{query}" if query else "")
+            cold[path] = cold_ms(port, path)
+    return {"idle": idle, "cold_ms": cold, "after": rss_mb(pid)}
+
+
+def scale(args: argparse.Namespace) -> int:
+    """The 11 M-line case: memory and first answers, retailpipe and (optionally) another
+    version's server, each in its own process on the same data."""
+    rows = int(os.environ.get("BENCH_SERVE_ROWS_PER_DAY", SCALE_ROWS))
+    base = Path(os.environ.get("BENCH_SERVE_DIR") or tempfile.mkdtemp(prefix="bench-serve-"))
+    root = base / f"rows{rows}"
+    root.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "RETAILPIPE_STORAGE__ROOT": str(root),
+        "RETAILPIPE_SPARK__MASTER": "local[2]",
+        "RETAILPIPE_SERVE__HOST": HOST,
+        "RETAILPIPE_RUNTIME_DIR": str(root / ".runtime"),
+    }
+    prepare(root, rows, env)
+    contenders = {"retailpipe": dict(env)}
+    if args.compare_src:
+        contenders["compare"] = dict(env, PYTHONPATH=str(Path(args.compare_src).resolve()))
+    results = {}
+    for name, contender_env in contenders.items():
+        port = free_port()
+        contender_env["RETAILPIPE_SERVE__PORT"] = str(port)
+        with (root / f"serve-{name}.log").open("wb") as server_log:
+            server = subprocess.Popen(
+                [str(BIN / "python"), "-m", "retailpipe", "--quiet", "serve", "batch"],
+                env=contender_env,
+                stdout=server_log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_ready(port, server)
+            results[name] = first_answers(port, server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"\nserve bench, scale: 30 days x {rows:,} lines/day, one request at a time")
+    for name, result in results.items():
+        cold = result["cold_ms"]
+        batch = {k: v for k, v in cold.items() if k.startswith("/api/batch/")}
+        slowest = max(batch, key=batch.__getitem__)
+        print(
+            f"  {name:10s} RSS at rest {result['idle']['VmRSS']:7.0f} MB, after every first "
+            f"answer {result['after']['VmRSS']:7.0f} MB (peak {result['after']['VmHWM']:.0f} MB)"
+        )
+        median = sorted(batch.values())[len(batch) // 2]
+        print(
+            f"  {name:10s} first answers: median {median:.1f} ms, slowest {batch[slowest]:.1f} "
+            f"ms ({slowest}); /api/health {cold['/api/health']:.1f} ms"
+        )
+    mine = results["retailpipe"]
+    slowest_ms = max(v for k, v in mine["cold_ms"].items() if k.startswith("/api/batch/"))
+    peak = mine["after"]["VmHWM"]
+    print(f"  goal: peak RSS {peak:.0f} MB <= 300, slowest first answer {slowest_ms:.1f} ms <= 200")
+    if "compare" in results:
+        other = results["compare"]
+        print("  ratio retailpipe / compare, first answer per endpoint:")
+        for path, ms in mine["cold_ms"].items():
+            theirs = other["cold_ms"][path]
+            print(f"    {path:60s} {ms:8.1f} / {theirs:8.1f} = {ms / theirs:6.3f}x")
+        print(f"  ratio peak RSS {mine['after']['VmHWM'] / other['after']['VmHWM']:.3f}x")
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serve_scale.json").write_text(json.dumps({"rows_per_day": rows, **results}, indent=2))
+    return 0 if peak <= 300 and slowest_ms <= 200 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data and fewer requests")
+    parser.add_argument("--scale", action="store_true", help="11 M lines: memory, first answers")
+    parser.add_argument(
+        "--compare-src",
+        help="with --scale: a folder holding another `retailpipe` package, served side by side",
+    )
     args = parser.parse_args()
+    if args.scale:
+        return scale(args)
     rows = int(os.environ.get("BENCH_SERVE_ROWS_PER_DAY", 2_000 if args.quick else 20_000))
     requests = int(os.environ.get("BENCH_SERVE_REQUESTS", 1_500 if args.quick else 6_000))
     clients = int(os.environ.get("BENCH_SERVE_CLIENTS", 50))
