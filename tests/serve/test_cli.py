@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 
 from retailpipe.cli.app import app
 from retailpipe.serve.server import is_loopback
+from tests import processes
+
+START_TIMEOUT_S = 180.0
 
 
 def free_port() -> int:
@@ -57,16 +60,23 @@ def test_serve_all_answers_over_http(curated_root: Path) -> None:
     port = free_port()
     env = {**os.environ, "RETAILPIPE_STORAGE__ROOT": str(curated_root)}
     command = [str(Path(sys.executable).parent / "retailpipe"), "serve", "all", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT_S  # a bound on a hang, not a speed claim
         while True:
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 connection.request("GET", "/api/batch/kpis")
                 response = connection.getresponse()
                 break
             except OSError:
+                assert server.poll() is None, server.communicate()[1].decode()[-2000:]
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
         assert response.status == 200
@@ -76,5 +86,9 @@ def test_serve_all_answers_over_http(curated_root: Path) -> None:
         assert connection.getresponse().status == 200
     finally:
         server.terminate()
-        out, _ = server.communicate(timeout=30)
+        try:
+            out, _ = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            processes.kill_group(server)
+            raise
     assert f"http://localhost:{port}/batch/" in out.decode()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -16,12 +14,13 @@ from retailpipe.generate.run import generate
 from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
+from tests import processes
 from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
 from tests.stream.oracle import csv_rows, oracle_from_rows, read_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-KILLS = 5
+KILLS = 3  # mid-commit, at a random moment, mid-commit again
 ROUND_TIMEOUT_S = 240.0
 # A watermark longer than the data: cross-partition skew between batches makes nothing late,
 # so the oracle is simply every valid row.
@@ -42,11 +41,6 @@ def _committing(checkpoint: Path) -> bool:
     if running <= _last(checkpoint / "commits"):
         return False
     return any((checkpoint / "state" / "0").glob(f"*/{running + 1}.changelog"))
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)  # the Python driver and its Spark JVM together
-    proc.wait(timeout=60)
 
 
 def _one_round(
@@ -72,7 +66,7 @@ def _one_round(
         pytest.fail(f"the stream made no progress within {ROUND_TIMEOUT_S:.0f} s; see {log}")
     finally:
         if proc.poll() is None:
-            _kill_group(proc)
+            processes.kill_group(proc)  # the Python driver and its Spark JVM together
     return False
 
 
@@ -98,7 +92,7 @@ def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path:
 
     # Finish the backlog in as few batches as possible (the batch size may change on restart).
     finish = ["stream", "--available-now"]
-    done = subprocess.run([*cli(), *finish], env=env, capture_output=True, text=True, timeout=900)
+    done = processes.run([*cli(), *finish], env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sum(mid_commit) >= 1, "no kill landed inside a batch commit"
     seen = read_windows(tmp_path / "stream")

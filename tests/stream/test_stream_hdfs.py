@@ -19,6 +19,7 @@ from retailpipe.infra import hdfs
 from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import Storage
+from tests import processes
 from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
 from tests.stream.oracle import csv_rows, duplicate_rows, oracle_from_rows, read_windows
 
@@ -113,7 +114,7 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     for day_file in (serving / "stream").iterdir():
         day_file.unlink()
     (serving / "stream" / "windows-1999-01-01.parquet").write_bytes(b"not on HDFS")
-    done = subprocess.run([*cli(), *ARGS], env=env, capture_output=True, text=True, timeout=900)
+    done = processes.run([*cli(), *ARGS], env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
     after = [int(m.group(1)) for m in BATCH_LINE.finditer(done.stderr)]

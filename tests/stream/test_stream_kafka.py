@@ -17,6 +17,7 @@ from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
 from retailpipe.stream.run import run_stream
+from tests import processes
 from tests.stream.kafka_helpers import cli, cli_env, new_topic, produce, stream_settings
 from tests.stream.oracle import (
     csv_rows,
@@ -153,7 +154,7 @@ def test_restart_resumes_and_counts_late_events(spark, kafka_broker, tmp_path) -
     assert result.late_events == 1
 
 
-def test_restart_with_another_topic_is_refused(spark, kafka_broker, tmp_path) -> None:
+def test_restart_with_another_topic_is_refused_unless_reset(spark, kafka_broker, tmp_path) -> None:
     settings = stream_settings(tmp_path, kafka_broker, new_topic("first"))
     produce(settings, [(b"S1", _event("S1", "2026-01-01T12:00:00+00:00", "A"))])
     run_stream(spark, settings, available_now=True)
@@ -165,6 +166,27 @@ def test_restart_with_another_topic_is_refused(spark, kafka_broker, tmp_path) ->
     )
     with pytest.raises(ConfigError, match="slide_s"):
         run_stream(spark, other_grouping, available_now=True)
+    # --reset starts over: the other topic's windows only, nothing left of the first run.
+    dead = tmp_path / "stream_dead_letter"
+    dead.mkdir(exist_ok=True)
+    (dead / "left-over.parquet").write_bytes(b"from the first run")
+    produce(other, [(b"S2", _event("S2", "2026-01-02T09:00:00+00:00", "B", quantity=3))])
+    run_stream(spark, other, available_now=True, reset=True)
+    rows = [
+        {
+            "transaction_id": "B",
+            "line_no": "1",
+            "timestamp": "2026-01-02T09:00:00+00:00",
+            "store_id": "S2",
+            "product_id": "P1",
+            "payment_method": "card",
+            "quantity": "3",
+            "unit_price": "2.50",
+            "discount_pct": "0.00",
+        }
+    ]
+    _windows_equal(tmp_path / "stream", oracle_from_rows(rows))
+    assert not (dead / "left-over.parquet").exists()
 
 
 def test_workers_without_the_packages_fail_in_one_line(kafka_broker, tmp_path) -> None:
@@ -181,9 +203,7 @@ def test_workers_without_the_packages_fail_in_one_line(kafka_broker, tmp_path) -
     env = {**cli_env(settings), "PYSPARK_PYTHON": str(bare / "bin" / "python")}
     assert subprocess.run([env["PYSPARK_PYTHON"], "-c", "import numpy"]).returncode != 0
 
-    done = subprocess.run(
-        [*cli(), "stream", "--available-now"], env=env, capture_output=True, text=True, timeout=600
-    )
+    done = processes.run([*cli(), "stream", "--available-now"], env=env, timeout=600)
 
     assert done.returncode == 3, done.stderr[-2000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
