@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from typing import Optional
 
 import typer
 from rich.table import Table
 
+from retailpipe.cli.dates import parse_date
 from retailpipe.cli.state import state
 from retailpipe.console import console
 from retailpipe.errors import ConfigError, ServiceError
@@ -32,15 +32,6 @@ Events are JSON (key: store_id); see docs/kafka.md for the schema. Rows that can
 parsed are not sent: they are listed in the summary (or sent to kafka.dead_letter_topic).
 """
 SHOW_SKIPPED = 10
-
-
-def _date(value: Optional[str], flag: str) -> Optional[dt.date]:  # noqa: UP045
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r} is not a date", "write it as YYYY-MM-DD") from None
 
 
 def _mode(settings: Settings, max_speed: bool, speed: float | None, rate: float | None) -> Mode:
@@ -96,6 +87,11 @@ def replay(
     root: Optional[str] = typer.Option(  # noqa: UP045
         None, "--root", help="Storage root holding raw/ (default: storage.root)."
     ),
+    timezone: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--timezone",
+        help="Zone of timestamps without a UTC offset (default: batch.timezone).",
+    ),
 ) -> None:
     """Send raw transaction rows to Kafka as JSON events in event-time order, then summarise."""
     if date is not None and (date_from or date_to):
@@ -107,6 +103,7 @@ def replay(
             "kafka.bootstrap_servers": bootstrap_servers,
             "replay.speed": speed,
             "replay.rate": rate,
+            "batch.timezone": timezone,
         }
     )
     options = ReplayOptions(
@@ -123,11 +120,11 @@ def replay(
         storage = stage_hdfs_raw(settings, storage)
     files = select_files(
         storage,
-        _date(date, "--date"),
-        _date(date_from, "--from"),
-        _date(date_to, "--to"),
+        parse_date("--date", date),
+        parse_date("--from", date_from),
+        parse_date("--to", date_to),
     )
-    with read_source(files) as source:
+    with read_source(files, timezone=settings.batch.timezone) as source:
         summary = run_replay(settings, source, options)
     _print_summary(summary, settings)
     if summary.failed:

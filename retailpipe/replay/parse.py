@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,7 @@ import pyarrow.csv as pacsv
 
 from retailpipe.errors import InputError
 from retailpipe.schemas import RAW_COLUMNS
+from retailpipe.transforms.cleanse import NO_OFFSET
 
 # A plain decimal: optional sign, digits, optional fraction. No exponents, NaN or infinity.
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -72,12 +74,16 @@ class Skipped:
     raw: str  # the row's fields joined by commas (original quoting is not kept)
 
 
-def read_file(path: Path, file_index: int) -> tuple[pa.Table, list[Skipped]]:
+def read_file(
+    path: Path, file_index: int, timezone: str | None = None
+) -> tuple[pa.Table, list[Skipped]]:
     """The file's sendable rows in line order (columns of ROW_SCHEMA; `_file` is
-    `file_index`), and its skipped rows in line order."""
+    `file_index`), and its skipped rows in line order. A timestamp without a UTC offset is
+    a local time in `timezone` (batch.timezone); without one such a row is skipped."""
     header, split = _split(path)
     order = _column_order(path, header)
-    table, bad = _validate(path.name, file_index, split, order)
+    zone = ZoneInfo(timezone) if timezone else None
+    table, bad = _validate(path.name, file_index, split, order, zone)
     return table, sorted(split.skipped + bad, key=lambda row: row.line_number)
 
 
@@ -224,6 +230,7 @@ def _validate(
     file_index: int,
     split: _Split,
     order: list[int],
+    zone: ZoneInfo | None = None,
 ) -> tuple[pa.Table, list[Skipped]]:
     """The file's sendable rows (line order) with their event times, and the unparsable rows."""
     raw = dict(zip(RAW_COLUMNS, (split.columns[i] for i in order), strict=True))
@@ -239,7 +246,7 @@ def _validate(
         fixed: dict[str, list[str]] = {key: [] for key in derived}
         for index, fields, values in zip(slow, rows, lines, strict=True):
             row = dict(zip(RAW_COLUMNS, fields, strict=True))
-            parsed = _event_time(row)
+            parsed = _event_time(row, zone)
             if isinstance(parsed, tuple):
                 bad.append(Skipped(name, int(split.lines[index]), *parsed, ",".join(values)))
                 continue
@@ -350,8 +357,10 @@ def _fast_times(
     return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
 
 
-def _event_time(row: dict[str, str]) -> dt.datetime | tuple[str, str]:
-    """The row's event time, or why it cannot become an event: (reason, detail)."""
+def _event_time(row: dict[str, str], zone: ZoneInfo | None) -> dt.datetime | tuple[str, str]:
+    """The row's event time, or why it cannot become an event: (reason, detail). A local
+    time (no offset) is read in `zone`, as the batch job reads it (a repeated local time is
+    its earlier instant, a skipped one moves forward by the gap)."""
     bad_number = _bad_number(row)
     if bad_number is not None:
         return "bad_number", bad_number
@@ -360,7 +369,9 @@ def _event_time(row: dict[str, str]) -> dt.datetime | tuple[str, str]:
     except ValueError:
         return "bad_timestamp", f"timestamp {row['timestamp']!r} is not ISO 8601"
     if when.tzinfo is None:
-        return "bad_timestamp", f"timestamp {row['timestamp']!r} has no UTC offset"
+        if zone is None:
+            return "bad_timestamp", f"timestamp {row['timestamp']!r} {NO_OFFSET}"
+        return when.replace(tzinfo=zone)
     return when
 
 

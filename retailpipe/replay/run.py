@@ -455,5 +455,5 @@ def load_and_replay(
     settings: Settings, files: list[Any], options: ReplayOptions, **kwargs: Any
 ) -> ReplaySummary:
     """Read `files` (event-time order) and replay them."""
-    with read_source(files) as source:
+    with read_source(files, timezone=settings.batch.timezone) as source:
         return replay(settings, source, options, **kwargs)

@@ -174,15 +174,17 @@ def _describe(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start or 'the first day'} to {end or 'the last day'}"
 
 
-def read_source(files: list[Path], spill_dir: Path | None = None) -> Source:
+def read_source(
+    files: list[Path], spill_dir: Path | None = None, timezone: str | None = None
+) -> Source:
     """Parse every row of `files`, one file at a time, into sorted runs under `spill_dir`
-    (default: the system's temporary folder, TMPDIR)."""
+    (default: the system's temporary folder, TMPDIR); local times are read in `timezone`."""
     folder = tempfile.TemporaryDirectory(prefix="retailpipe-replay-", dir=spill_dir)
     runs, skipped = [], []
     try:
         with progress("replay: reading", len(files), "files") as bar:
             for index, path in enumerate(files):
-                table, bad = read_file(path, index)
+                table, bad = read_file(path, index, timezone)
                 skipped.extend(bad)
                 if table.num_rows:
                     runs.append(write_run(table, index, Path(folder.name) / f"{index:06d}.arrow"))

@@ -193,3 +193,26 @@ def test_files_are_merged_in_event_time_order_ties_by_file_then_line(tmp_path: P
     source = read_source([first, second])
     assert [r.fields[0] for r in source.rows] == ["B2", "A2", "B1", "A1"]
     assert [r.file for r in source.rows] == ["b.csv", "a.csv", "b.csv", "a.csv"]
+
+
+def test_local_times_are_read_in_batch_timezone(tmp_path: Path) -> None:
+    """As the batch job reads them: in the zone, or skipped with the fix. Worked by hand:
+    London moved from GMT to BST at 01:00 UTC on 30 March 2025."""
+    path = tmp_path / "transactions_2025-03-30.csv"
+    rows = [
+        "L1,1,2025-03-30 00:30:00,S1,P1,toys,1,2.00,0,card,",  # GMT: 00:30Z
+        "L2,1,2025-03-30T03:00:00,S1,P1,toys,1,2.00,0,card,",  # BST: 02:00Z
+        "L3,1,2025-03-30T01:30:00Z,S1,P1,toys,1,2.00,0,card,",  # an instant already
+    ]
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    with read_source([path]) as source:
+        assert [s.reason for s in source.skipped] == ["bad_timestamp", "bad_timestamp"]
+        assert "has no UTC offset; set batch.timezone" in source.skipped[0].detail
+    with read_source([path], timezone="Europe/London") as source:
+        assert not source.skipped
+        sent = [row for batch in source.batches() for row in batch.to_pylist()]
+    instants = [
+        dt.datetime.fromtimestamp(row["_epoch_us"] / 1e6, dt.UTC).strftime("%H:%M") for row in sent
+    ]
+    assert [row["transaction_id"] for row in sent] == ["L1", "L3", "L2"]  # event-time order
+    assert instants == ["00:30", "01:30", "02:00"]
