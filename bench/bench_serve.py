@@ -215,7 +215,9 @@ def scale(args: argparse.Namespace) -> int:
         contender_env["RETAILPIPE_SERVE__PORT"] = str(port)
         with (root / f"serve-{name}.log").open("wb") as server_log:
             server = subprocess.Popen(
-                [str(BIN / "python"), "-m", "retailpipe", "--quiet", "serve", "batch"],
+                # The entry point, not `python -m`: that would put the working directory
+                # ahead of PYTHONPATH and serve this tree's package as the comparison.
+                [str(BIN / "retailpipe"), "--quiet", "serve", "batch"],
                 env=contender_env,
                 stdout=server_log,
                 stderr=subprocess.STDOUT,
