@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from tests.oracle import CENT, read_raw
 
@@ -148,3 +149,14 @@ def _cube(lines: list[Line]) -> dict[str, dict[tuple, dict[str, object]]]:
         "hourly_store_sales": breakdown(lambda x: x.hour),
         "split_receipts": split,
     }
+
+
+def keyed(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, object]]:
+    """Rows of an aggregate table as read back (pyarrow's `to_pylist()`), in the oracle's
+    shape: key tuple (sale_date as text) -> measures."""
+    out = {}
+    for row in rows:
+        keys = [c for c in row if c in (*KEY_COLUMNS, "transaction_id")]
+        key = tuple(row[k].isoformat() if k == "sale_date" else row[k] for k in keys)
+        out[key] = {m: v for m, v in row.items() if m not in keys}
+    return out

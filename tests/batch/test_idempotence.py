@@ -1,26 +1,29 @@
 """Idempotence (reruns give the same rows, untouched partitions keep their bytes) and kill
-safety (SIGKILL mid-run never leaves readers with half a version)."""
+safety (SIGKILL at the last moment before the publish swap leaves readers the old version)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
 from retailpipe.batch.job import run_batch
+from retailpipe.batch.publish import PAUSE_ENV
 from retailpipe.generate.run import generate
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import AGGREGATES, Storage
+from tests import processes
+from tests.batch.oracle import expected_aggregates, keyed, read_truth
+from tests.conftest import test_settings as settings_for  # not collected as a test
+
+PAUSE_TIMEOUT_S = 600.0
 
 
 def _files(folder: Path) -> dict[str, tuple[str, int]]:
@@ -72,46 +75,54 @@ def test_rerun_gives_identical_rows_and_leaves_other_partitions_untouched(
     assert _state(storage) == before
 
 
+def _aggregates(storage: Storage, name: str, root: Path | None = None) -> dict[tuple, dict]:
+    """One aggregate table (published, or under `root`) in the oracle's shape."""
+    return keyed(ds.dataset(root or storage.path(name), format="parquet").to_table().to_pylist())
+
+
+def _assert_equals_oracle(storage: Storage) -> None:
+    expected = expected_aggregates(read_truth(storage.path("raw")))
+    for name in expected:  # every table the oracle computes
+        assert _aggregates(storage, name) == expected[name], name
+
+
 def test_partial_run_of_a_changed_day_keeps_other_days_rows(spark, raw_settings: Settings) -> None:
     storage = Storage(raw_settings.storage.root)
     run_batch(spark, raw_settings)
-    before = {
-        r["sale_date"]: r for r in ds.dataset(storage.path("daily_sales")).to_table().to_pylist()
-    }
     # Drop every data row of the middle day's file; rerun that day only.
     day = dt.date(2026, 3, 3)
     path = storage.raw_day_path(day)
     path.write_text(path.read_text().split("\n", 1)[0] + "\n")
     run_batch(spark, raw_settings, dates=(day, day))
-    after = {
-        r["sale_date"]: r for r in ds.dataset(storage.path("daily_sales")).to_table().to_pylist()
-    }
-    assert after[dt.date(2026, 3, 4)] == before[dt.date(2026, 3, 4)]
-    # 2026-03-03 now holds only late rows from the 4th's file.
+    # Every day, every table: the other days' rows carried over, and 2026-03-03 now holds
+    # exactly the late rows of the 4th's file (the oracle reads the changed raw files).
+    _assert_equals_oracle(storage)
     tx = ds.dataset(storage.path("transactions"), format="parquet", partitioning="hive")
     rows = tx.to_table(filter=ds.field("sale_date") == "2026-03-03").to_pylist()
-    assert {r["source_file"] for r in rows} <= {"transactions_2026-03-04.csv"}
-    assert after.get(dt.date(2026, 3, 3), {"lines": 0})["lines"] == len(rows)
-    assert (
-        sum((r["net_amount"] for r in rows), Decimal(0))
-        == after.get(dt.date(2026, 3, 3), {"net_revenue": Decimal(0)})["net_revenue"]
-    )
+    assert rows, "the 4th's file has late rows for 2026-03-03 (seed 7): the case under test"
+    assert {r["source_file"] for r in rows} == {"transactions_2026-03-04.csv"}
+    days = {r["sale_date"] for r in ds.dataset(storage.path("daily_sales")).to_table().to_pylist()}
+    assert {dt.date(2026, 3, 2), dt.date(2026, 3, 4)} <= days
 
 
-def _batch_process(root: Path) -> subprocess.Popen:
+def _batch_process(root: Path, pause_marker: Path, log: Path) -> subprocess.Popen:
     env = dict(
         os.environ,
         RETAILPIPE_SPARK__MASTER="local[2]",
         RETAILPIPE_SPARK__SHUFFLE_PARTITIONS="2",
         RETAILPIPE_STORAGE__ROOT=str(root),
+        RETAILPIPE_RUNTIME_DIR=str(root / ".runtime"),
+        **{PAUSE_ENV: str(pause_marker)},
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "retailpipe", "-q", "batch"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    env.pop("RETAILPIPE_CONFIG", None)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "retailpipe", "-q", "batch"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _generate(root: Path, seed: int) -> None:
@@ -128,31 +139,40 @@ def _generate(root: Path, seed: int) -> None:
     generate(params, Storage(str(root)), force=True)
 
 
+def _wait_for(marker: Path, process: subprocess.Popen, log: Path) -> None:
+    """Until the run reaches the pause point (a deadline, not a timed assertion)."""
+    deadline = time.monotonic() + PAUSE_TIMEOUT_S
+    while not marker.exists():
+        assert process.poll() is None, f"the run ended before its publish step: {log.read_text()}"
+        assert time.monotonic() < deadline, f"no publish within {PAUSE_TIMEOUT_S:.0f} s"
+        time.sleep(0.2)
+
+
 @pytest.mark.integration
-@pytest.mark.slow
-def test_sigkill_mid_run_leaves_old_or_new_data(tmp_path: Path) -> None:
+def test_sigkill_just_before_the_publish_swap_leaves_the_old_data(spark, tmp_path: Path) -> None:
     root = tmp_path / "store"
     storage = Storage(str(root))
+    settings = settings_for(root)
     _generate(root, seed=1)
-    started = time.monotonic()
-    assert _batch_process(root).wait(timeout=900) == 0
-    duration = time.monotonic() - started
+    run_batch(spark, settings)
     old = _state(storage)
     _generate(root, seed=2)  # new input: a mix of versions would show
-    seen = []
-    rng = random.Random(5)
-    for _ in range(3):
-        process = _batch_process(root)
-        try:
-            process.wait(timeout=rng.uniform(0.4, 1.0) * duration)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        seen.append(_state(storage))
-    assert _batch_process(root).wait(timeout=900) == 0
+    marker, log = tmp_path / "paused", tmp_path / "batch.log"
+    process = _batch_process(root, marker, log)
+    try:
+        _wait_for(marker, process, log)
+        # The kill lands where it matters: the new version is written in full, not yet live.
+        paused = [p for p in storage.path("versions").iterdir() if p.is_dir()]
+        newest = max(paused, key=lambda p: p.name)
+        expected = expected_aggregates(read_truth(storage.path("raw")))
+        written = _aggregates(storage, "daily_sales", newest / "curated" / "daily_sales")
+        assert written == expected["daily_sales"] != _aggregates(storage, "daily_sales")
+    finally:
+        processes.kill_group(process)  # SIGKILL: the Python driver and its Spark JVM together
+    assert _state(storage) == old
+    run_batch(spark, settings)  # the next run publishes the new input; the killed one is gone
     new = _state(storage)
     assert new != old
-    for state in seen:
-        assert state in (old, new)
+    _assert_equals_oracle(storage)
     versions = [p for p in storage.path("versions").iterdir() if p.is_dir()]
-    assert len(versions) <= 2  # killed runs' leftovers are collected
+    assert newest not in versions and len(versions) <= 2

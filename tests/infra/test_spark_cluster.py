@@ -23,9 +23,10 @@ from retailpipe.generate.run import generate
 from retailpipe.infra.java import java_executable
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import AGGREGATES, Storage
+from tests import processes
+from tests.batch.oracle import expected_aggregates, keyed, read_truth
 from tests.conftest import test_settings as settings_for  # not collected as a test
 from tests.fixtures.hdfs import free_port
-from tests.infra.test_hdfs import daily_oracle, daily_rows
 
 RETAILPIPE = Path(sys.executable).with_name("retailpipe")
 START_TIMEOUT_S = 240.0
@@ -91,11 +92,11 @@ def standalone_cluster(workdir: Path, workers: int = 1) -> Iterator[tuple[str, i
             str(workdir / "work"),
             url,
         ]
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+    daemons: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
             with (workdir / f"{name}.log").open("wb") as log:
-                processes[name] = subprocess.Popen(
+                daemons[name] = subprocess.Popen(
                     command,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -105,7 +106,7 @@ def standalone_cluster(workdir: Path, workers: int = 1) -> Iterator[tuple[str, i
                 )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
-            for name, process in processes.items():
+            for name, process in daemons.items():
                 if process.poll() is not None:
                     log_text = (workdir / f"{name}.log").read_text(errors="replace")
                     pytest.fail(f"Spark {name} exited: {log_text[-2000:]}")
@@ -120,7 +121,7 @@ def standalone_cluster(workdir: Path, workers: int = 1) -> Iterator[tuple[str, i
         yield url, web
     finally:
         # Each daemon leads its own process group, which holds the executors it launched.
-        for process in processes.values():
+        for process in daemons.values():
             _stop(process)
 
 
@@ -134,6 +135,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """One master and two workers for this module's tests (starting them is the slow part);
+    yields (url, web port, work folder). Each test looks only at the applications it ran."""
+    workdir = tmp_path_factory.mktemp("spark-cluster")
+    with standalone_cluster(workdir, workers=2) as (url, web):
+        yield url, web, workdir
+
+
+def _app_ids(web: int) -> set[str]:
+    return {app["id"] for app in _master_state(web)["completedapps"]}
+
+
+def _new_apps(web: int, before: set[str]) -> list[dict[str, Any]]:
+    """The applications that completed since `before` (the ids completed then)."""
+    return [app for app in _master_state(web)["completedapps"] if app["id"] not in before]
 
 
 def _raw_set(root: Path) -> Storage:
@@ -169,34 +188,30 @@ def _run_batch_on(master: str, root: Path, tmp_path: Path) -> subprocess.Complet
     env.pop("RETAILPIPE_CONFIG", None)
     conf = ["spark.executor.memory=512m", "spark.cores.max=1", "spark.driver.host=127.0.0.1"]
     command = [str(RETAILPIPE), "batch", *(arg for pair in conf for arg in ("--conf", pair))]
-    return subprocess.run(
-        command,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        cwd=tmp_path,
-    )
+    return processes.run(command, env=env, timeout=900, cwd=tmp_path)
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_batch_on_a_standalone_cluster_equals_local_mode(spark: Any, tmp_path: Path) -> None:
+def test_batch_on_a_standalone_cluster_equals_local_mode(
+    spark: Any, cluster: tuple[str, int, Path], tmp_path: Path
+) -> None:
     from retailpipe.batch.job import run_batch
 
+    master, web, workdir = cluster
     on_cluster = _raw_set(tmp_path / "cluster")
     in_local = Storage(str(tmp_path / "local"))
     shutil.copytree(on_cluster.path("raw"), in_local.path("raw"))
 
-    with standalone_cluster(tmp_path) as (master, web):
-        result = _run_batch_on(master, on_cluster.local_root, tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
-        apps = _master_state(web)["completedapps"]
-    # The job really ran on the cluster, and its executors on the worker.
+    before = _app_ids(web)
+    result = _run_batch_on(master, on_cluster.local_root, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    apps = _new_apps(web, before)
+    # The job really ran on the cluster, and its executors on a worker.
     assert [app["name"] for app in apps] == ["retailpipe-batch"]
     assert apps[0]["state"] == "FINISHED"
-    assert list((tmp_path / "work").glob("app-*/*/stderr")), "no executor ran on the worker"
+    executor_logs = list((workdir / "work").glob(f"{apps[0]['id']}/*/stderr"))
+    assert executor_logs, "no executor ran on a worker"
 
     local_settings: Settings = settings_for(in_local.local_root)
     run_batch(spark, local_settings)
@@ -204,13 +219,15 @@ def test_batch_on_a_standalone_cluster_equals_local_mode(spark: Any, tmp_path: P
     for name in ("transactions", *AGGREGATES):
         assert _table(on_cluster, name) == _table(in_local, name), name
     # And both equal the independent oracle, not just each other.
-    assert daily_rows(_table(on_cluster, "daily_sales")) == daily_oracle(on_cluster.path("raw"))
+    expected = expected_aggregates(read_truth(on_cluster.path("raw")))
+    for name in expected:
+        assert keyed(_table(on_cluster, name)) == expected[name], name
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_stream_on_a_two_worker_cluster_keeps_its_state_on_the_executors(
-    kafka_broker: str, tmp_path: Path
+    kafka_broker: str, cluster: tuple[str, int, Path], tmp_path: Path
 ) -> None:
     from retailpipe.replay.run import ReplayOptions, load_and_replay
     from tests.stream.kafka_helpers import new_topic, stream_settings
@@ -222,36 +239,35 @@ def test_stream_on_a_two_worker_cluster_keeps_its_state_on_the_executors(
     raw_files = sorted(storage.path("raw").glob("transactions_*.csv"))
     load_and_replay(settings, raw_files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
 
-    with standalone_cluster(tmp_path, workers=2) as (master, web):
-        env = {
-            **_cluster_env(),
-            "RETAILPIPE_STORAGE__ROOT": str(root),
-            "RETAILPIPE_KAFKA__BOOTSTRAP_SERVERS": kafka_broker,
-            "RETAILPIPE_KAFKA__TOPIC": settings.kafka.topic,
-            "RETAILPIPE_SPARK__MASTER": master,
-            "RETAILPIPE_SPARK__DRIVER_MEMORY": "768m",
-            "RETAILPIPE_SPARK__SHUFFLE_PARTITIONS": "2",
-            "RETAILPIPE_STREAM__MAX_OFFSETS_PER_TRIGGER": "300",
-            "RETAILPIPE_RUNTIME_DIR": str(tmp_path / ".runtime"),
-        }
-        env.pop("RETAILPIPE_CONFIG", None)
-        conf = ["spark.executor.memory=512m", "spark.cores.max=2", "spark.driver.host=127.0.0.1"]
-        command = [
-            str(RETAILPIPE),
-            "stream",
-            "--available-now",
-            *(arg for pair in conf for arg in ("--conf", pair)),
-        ]
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        apps = _master_state(web)["completedapps"]
+    master, web, workdir = cluster
+    before = _app_ids(web)
+    env = {
+        **_cluster_env(),
+        "RETAILPIPE_STORAGE__ROOT": str(root),
+        "RETAILPIPE_KAFKA__BOOTSTRAP_SERVERS": kafka_broker,
+        "RETAILPIPE_KAFKA__TOPIC": settings.kafka.topic,
+        "RETAILPIPE_SPARK__MASTER": master,
+        "RETAILPIPE_SPARK__DRIVER_MEMORY": "768m",
+        "RETAILPIPE_SPARK__SHUFFLE_PARTITIONS": "2",
+        "RETAILPIPE_STREAM__MAX_OFFSETS_PER_TRIGGER": "300",
+        "RETAILPIPE_RUNTIME_DIR": str(tmp_path / ".runtime"),
+    }
+    env.pop("RETAILPIPE_CONFIG", None)
+    conf = ["spark.executor.memory=512m", "spark.cores.max=2", "spark.driver.host=127.0.0.1"]
+    command = [
+        str(RETAILPIPE),
+        "stream",
+        "--available-now",
+        *(arg for pair in conf for arg in ("--conf", pair)),
+    ]
+    result = processes.run(command, env=env, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    apps = _new_apps(web, before)
 
     assert [app["name"] for app in apps] == ["retailpipe-stream"]
     # Both workers ran an executor. On a cluster the driver runs no task, so the state
     # store versions in the checkpoint were written by the executors' stateful tasks.
-    executor_logs = list((tmp_path / "work").glob("app-*/*/stderr"))
+    executor_logs = list((workdir / "work").glob(f"{apps[0]['id']}/*/stderr"))
     assert len(executor_logs) == 2, executor_logs
     state = storage.path("checkpoints") / "state" / "0"
     assert len(list(state.glob("*/*.changelog"))) >= 2, "no state store version was written"
