@@ -45,6 +45,22 @@ _KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "free space under the storage root (and Spark's local dirs), then run again",
     ),
     (
+        re.compile(r"Read-only file system|Permission denied|AccessControlException|Mkdirs failed"),
+        "no permission to write under the storage root (or a read-only file system)",
+        "make storage.root writable for this user, or pass another --root",
+    ),
+    (
+        re.compile(r"to ([\w.-]+:\d+) failed on connection exception"),
+        "nothing answers at {0} (the HDFS NameNode refused the connection)",
+        "start HDFS (`retailpipe hdfs up`) or correct the hdfs:// address in storage.root",
+    ),
+    (
+        re.compile(r"OutOfMemoryError|Java heap space|GC overhead limit exceeded"),
+        "Spark ran out of memory",
+        "raise spark.driver_memory (e.g. RETAILPIPE_SPARK__DRIVER_MEMORY=8g) or process fewer "
+        "days at a time (--from/--to)",
+    ),
+    (
         re.compile(r"No module named '([\w.]+)'"),
         "Spark's Python workers cannot import {0}",
         "run the workers with retailpipe's Python environment (PYSPARK_PYTHON) or install "

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from retailpipe.errors import InputError, java_message
+from retailpipe.errors import InputError, java_message, known_cause
 
 Location = str | Path
 
@@ -150,7 +150,10 @@ class HadoopFiles:
 
     def _resolve(self, location: Location) -> tuple[Any, Any]:
         path = self._jvm.org.apache.hadoop.fs.Path(str(location))
-        return path.getFileSystem(self._conf), path
+        fs = path.getFileSystem(self._conf)
+        if fs.getScheme() == "file":  # the raw local disk: no `.name.crc` file beside each
+            fs = fs.getRawFileSystem()
+        return fs, path
 
     def join(self, folder: Location, *names: str) -> str:
         return "/".join([str(folder).rstrip("/"), *names])
@@ -178,7 +181,7 @@ class HadoopFiles:
         try:
             statuses = fs.globStatus(jpath)
         except Exception as exc:  # py4j wraps the Java IOException
-            raise InputError(
+            raise known_cause(exc) or InputError(
                 f"cannot list {pattern}: {java_message(exc)}",
                 "check that storage.root (or --input) exists and is readable",
             ) from exc

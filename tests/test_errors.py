@@ -28,6 +28,26 @@ from retailpipe.errors import ServiceError, from_spark
             "java.lang.NoSuchMethodError: 'void org.apache.spark.sql.kafka010.Foo.bar()'",
             "Spark's Kafka source does not match this Spark",
         ),
+        (
+            "An error occurred while calling o1563.create.\n: java.io.IOException: Mkdirs "
+            "failed to create file:/data/runs (exists=false, cwd=file:/x): Read-only file system",
+            "no permission to write under the storage root (or a read-only file system)",
+        ),
+        (
+            "An error occurred while calling o1563.create.\n: java.io.IOException: Mkdirs "
+            "failed to create file:/ro/runs (exists=false, cwd=file:/work/main)",
+            "no permission to write under the storage root (or a read-only file system)",
+        ),
+        (
+            "Call From vm/127.0.0.1 to localhost:9999 failed on connection exception: "
+            "java.net.ConnectException: Connection refused; For more details see: http://x",
+            "nothing answers at localhost:9999 (the HDFS NameNode refused the connection)",
+        ),
+        (
+            "org.apache.spark.SparkException: Job aborted due to stage failure: "
+            "java.lang.OutOfMemoryError: Java heap space",
+            "Spark ran out of memory",
+        ),
     ],
 )
 def test_known_causes_get_their_own_line_and_fix(text: str, expected: str) -> None:

@@ -55,3 +55,34 @@ def test_a_failed_run_writes_a_failed_manifest_and_publishes_nothing(spark, tmp_
     assert manifest["error"] and manifest["finished_at"] and manifest["duration_s"] is not None
     assert manifest["outputs"] == {}
     assert not (root / "curated").exists() and not (root / "quarantine").exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temp_files(spark, tmp_path: Path) -> None:
+    """A real full disk: the storage root on a 64 KiB tmpfs, the raw file elsewhere."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    source = tmp_path / "source"
+    make_raw(source, days=1, rows=4000)
+    full = tmp_path / "full"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], check=True)
+    try:
+        raw = str(source / "raw" / "transactions_*.csv")
+        result = runner.invoke(app, ["batch", "--root", str(full), "--input", raw])
+        assert result.exit_code == 3, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert errors == [
+            "error: the disk is full. Fix: free space under the storage root (and Spark's "
+            "local dirs), then run again"
+        ], result.output
+        assert "Traceback" not in result.output and "at org.apache" not in result.output
+        leftovers = [p for p in full.rglob("*") if p.is_file()]
+        assert not [p for p in leftovers if p.name.startswith(".")], leftovers
+        assert not list(full.glob("curated*")), "nothing may be published"
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
