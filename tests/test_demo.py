@@ -10,9 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests.oracle import read_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,6 +49,19 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+def _oracle_kpis(raw: Path, filters: dict) -> dict:
+    """The batch tiles' figures for the API's resolved filters, from the demo's raw files
+    (tests/oracle.py), in the API's JSON form."""
+    assert filters["store"] is None and filters["category"] is None
+    lines = [x for x in read_raw(raw).lines if filters["start"] <= x.sale_date <= filters["end"]]
+    return {
+        "transactions": len({x.transaction_id for x in lines}),
+        "lines": len(lines),
+        "units": sum(x.quantity for x in lines),
+        "net_revenue": str(sum((x.net for x in lines), Decimal(0))),
+    }
+
+
 def test_demo_runs_the_pipeline_and_stops_everything(tmp_path: Path) -> None:
     port, kafka, controller = _free_port(), _free_port(), _free_port()
     marker = str(tmp_path)
@@ -60,6 +76,8 @@ def test_demo_runs_the_pipeline_and_stops_everything(tmp_path: Path) -> None:
         RETAILPIPE_STREAM__TRIGGER="2 seconds",
         RETAILPIPE_DEMO_MARKER=marker,  # lets the test find every process the demo started
     )
+    log_path = tmp_path / "demo.log"
+    log = log_path.open("wb")  # a file, not a pipe: a full pipe would stall the demo
     demo = subprocess.Popen(
         [
             sys.executable,
@@ -78,9 +96,8 @@ def test_demo_runs_the_pipeline_and_stops_everything(tmp_path: Path) -> None:
             "900",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -93,19 +110,26 @@ def test_demo_runs_the_pipeline_and_stops_everything(tmp_path: Path) -> None:
             if batch and stream and (stream.get("latest_window") or {}).get("transactions"):
                 break
             time.sleep(3)
-        assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
-        assert batch is not None and int(batch["kpis"]["transactions"]) > 0
-        assert stream is not None and stream["latest_window"]["transactions"] > 0
+        assert demo.poll() is None, log_path.read_text(errors="replace")
+        assert batch is not None and stream is not None
+        expected = _oracle_kpis(tmp_path / "data" / "raw", batch["filters"])
+        assert {k: batch["kpis"][k] for k in expected} == expected and expected["lines"] > 0
+        assert stream["latest_window"]["transactions"] > 0
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)
         try:
-            output, _ = demo.communicate(timeout=120)
+            demo.wait(timeout=120)
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
-            output, _ = demo.communicate()
+            demo.wait()
+        log.close()
+    output = log_path.read_text(errors="replace")
     assert demo.returncode == 0, output
     assert "every process it started has ended" in output
     assert f"{base}/batch/" in output and f"{base}/stream/" in output
-    time.sleep(2)
+    # Grandchildren (Spark's JVMs) may take a moment to be reaped: wait for them, bounded.
+    deadline = time.monotonic() + 60
+    while _processes_mentioning(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _processes_mentioning(marker) == []
