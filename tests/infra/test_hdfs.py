@@ -6,8 +6,7 @@ import csv
 import datetime as dt
 import json
 import socket
-from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from retailpipe.generate.run import generate
 from retailpipe.infra import hdfs
 from retailpipe.settings import GenerateSettings, Settings, load_settings
 from retailpipe.storage import Storage
+from tests.batch.oracle import expected_aggregates, keyed, read_truth
 from tests.fixtures.hdfs import free_port
 
 
@@ -42,73 +42,6 @@ def _csv_rows(path: Path) -> list[tuple[str, ...]]:
         reader = csv.reader(handle)
         next(reader)
         return sorted(tuple(row) for row in reader)
-
-
-def daily_oracle(raw_dir: Path) -> dict[dt.date, dict[str, object]]:
-    """daily_sales computed from the raw CSV with the csv module and exact decimals.
-
-    Valid only for raw sets without malformed rows: exact duplicates are dropped by key,
-    late rows count on the date of their own timestamp.
-    """
-    cent = Decimal("0.01")
-    seen: set[tuple[str, str]] = set()
-    days: dict[dt.date, dict[str, object]] = defaultdict(
-        lambda: {
-            "receipts": set(),
-            "lines": 0,
-            "units": 0,
-            "gross": Decimal(0),
-            "discount": Decimal(0),
-            "net": Decimal(0),
-            "returns": Decimal(0),
-        }
-    )
-    for path in sorted(raw_dir.glob("transactions_*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                key = (row["transaction_id"], row["line_no"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                quantity = int(row["quantity"])
-                gross = (quantity * Decimal(row["unit_price"])).quantize(cent, ROUND_HALF_UP)
-                discount = (gross * Decimal(row["discount_pct"])).quantize(cent, ROUND_HALF_UP)
-                net = gross - discount
-                day = days[dt.date.fromisoformat(row["timestamp"][:10])]
-                day["receipts"].add(row["transaction_id"])  # type: ignore[attr-defined]
-                day["lines"] += 1  # type: ignore[operator]
-                day["units"] += quantity  # type: ignore[operator]
-                day["gross"] += gross  # type: ignore[operator]
-                day["discount"] += discount  # type: ignore[operator]
-                day["net"] += net  # type: ignore[operator]
-                if quantity < 0:
-                    day["returns"] += net  # type: ignore[operator]
-    return {
-        date: {
-            "transactions": len(v["receipts"]),  # type: ignore[arg-type]
-            "lines": v["lines"],
-            "units": v["units"],
-            "gross_revenue": v["gross"],
-            "discount_amount": v["discount"],
-            "net_revenue": v["net"],
-            "return_amount": v["returns"],
-        }
-        for date, v in days.items()
-    }
-
-
-def daily_rows(rows: list[dict[str, object]]) -> dict[dt.date, dict[str, object]]:
-    """daily_sales rows keyed by sale_date, limited to the oracle's columns."""
-    columns = (
-        "transactions",
-        "lines",
-        "units",
-        "gross_revenue",
-        "discount_amount",
-        "net_revenue",
-        "return_amount",
-    )
-    return {row["sale_date"]: {c: row[c] for c in columns} for row in rows}  # type: ignore[misc]
 
 
 def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
@@ -182,7 +115,6 @@ def test_upload_then_spark_reads_the_same_rows(
 
 @pytest.mark.integration
 def test_spark_writes_parquet_to_hdfs(hdfs_cluster: str, spark: object) -> None:
-    from decimal import Decimal
 
     from pyspark.sql import types as T
 
@@ -246,6 +178,7 @@ def test_batch_with_its_storage_root_on_hdfs_equals_the_oracle(
             stores=3,
             products=20,
             start_date=dt.date(2026, 4, 1),
+            bad_row_rate=0.02,
             duplicate_rate=0.02,
             late_rate=0.02,
             workers=1,
@@ -272,10 +205,12 @@ def test_batch_with_its_storage_root_on_hdfs_equals_the_oracle(
     hdfs.fs_shell(hdfs_settings, "-get", remote.uri("curated"), str(copy), uri=hdfs_cluster)
     for name in AGGREGATES:
         assert any((copy / "curated" / name).glob("*.parquet")), f"{name} missing on HDFS"
-    table = pads.dataset(copy / "curated" / "daily_sales", format="parquet").to_table()
-    expected = daily_oracle(local.path("raw"))
-    assert daily_rows(table.to_pylist()) == expected
-    assert str(table.schema.field("net_revenue").type) == "decimal128(18, 2)"
+    expected = expected_aggregates(read_truth(local.path("raw")))
+    for name in expected:  # every table the oracle computes, to the cent
+        table = pads.dataset(copy / "curated" / name, format="parquet").to_table()
+        assert keyed(table.to_pylist()) == expected[name], name
+        if name == "daily_sales":
+            assert str(table.schema.field("net_revenue").type) == "decimal128(18, 2)"
     runs = hdfs.fs_shell(hdfs_settings, "-ls", remote.uri("runs"), uri=hdfs_cluster)
     assert "batch-" in runs and ".json" in runs
 
