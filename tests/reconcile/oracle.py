@@ -1,5 +1,6 @@
-"""An independent reading of the raw files for reconcile's tests: plain csv, decimal and
-the generator's list of injected defects; nothing from retailpipe.
+"""An independent reading of the raw files for reconcile's tests: plain csv and decimal,
+each row judged by the contract's rules in tests/oracle.py (not by the generator's list of
+the defects it meant to inject); nothing from retailpipe.
 
 It replays what the two paths do with the rows: the batch keeps the valid rows once per
 (transaction_id, line_no); the stream, fed one file per micro-batch in file order, counts
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
-CENT = Decimal("0.01")
+from tests.oracle import amounts, ids, parse_fields
+
 HOUR = dt.timedelta(hours=1)
 DELAY = dt.timedelta(minutes=10)
-BAD = {"malformed_row", "bad_number", "bad_timestamp", "negative_price", "zero_quantity"}
 SENT_BUT_REFUSED = {"negative_price", "zero_quantity"}
 
 Key = tuple[str, dt.datetime]
@@ -38,9 +38,7 @@ def hour(text: str) -> dt.datetime | None:
 
 
 def net(quantity: str, price: str, pct: str) -> Decimal:
-    gross = (int(quantity) * Decimal(price)).quantize(CENT, ROUND_HALF_UP)
-    discount = (gross * Decimal(pct or "0")).quantize(CENT, ROUND_HALF_UP)
-    return gross - discount
+    return amounts(int(quantity), Decimal(price), Decimal(pct or "0"))[2]
 
 
 @dataclass
@@ -102,16 +100,16 @@ def _figures(tallies: dict[Key, Tally], key: Key) -> tuple[int, int, Decimal]:
 
 
 def read(root: Path) -> Truth:
-    manifest = json.loads((root / "raw" / "_manifest.json").read_text())
-    defects = _defects(manifest)
+    raw = root / "raw"
+    stores, products = ids(raw / "stores.csv"), ids(raw / "products.csv")
     truth = Truth()
     kept: set[tuple[str, str]] = set()
-    for path in sorted((root / "raw").glob("transactions_*.csv")):
-        rows = _rows(path)
+    for path in sorted(raw.glob("transactions_*.csv")):
+        header, rows = _rows(path)
         batch_of_file: list[tuple[dt.datetime, list[str]]] = []
-        for line_number, row in rows:
-            kind = defects.get((path.name, line_number))
-            if kind in BAD:
+        for row in rows:
+            kind = parse_fields(row, header, stores, products)
+            if isinstance(kind, str):
                 _set_aside(truth, row, kind)
                 continue
             moment = dt.datetime.fromisoformat(row[2]).astimezone(dt.UTC)
@@ -123,28 +121,10 @@ def read(root: Path) -> Truth:
     return truth
 
 
-def _defects(manifest: dict) -> dict[tuple[str, int], str]:
-    found: dict[tuple[str, int], str] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "kind" in node and "file" in node and "line_number" in node:
-                found[(Path(str(node["file"])).name, int(node["line_number"]))] = str(node["kind"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(manifest)
-    return found
-
-
-def _rows(path: Path) -> list[tuple[int, list[str]]]:
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
-        next(reader)
-        return [(number, row) for number, row in enumerate(reader, start=2) if row]
+        return next(reader), [row for row in reader if row]
 
 
 def _set_aside(truth: Truth, row: list[str], kind: str) -> None:
