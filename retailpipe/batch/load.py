@@ -137,9 +137,9 @@ def write_aggregates(run: BatchRun, affected: set[str], cached: DataFrame | None
         levels = Levels(
             receipts=receipt_rows,
             unique=unique,
-            cells=run.keep(cells(receipt_rows)) if unique else None,
-            category_cells=run.keep(category_cells(fresh)),
-            product_cells=run.keep(product_cells(fresh)),
+            cells=_small(run, cells(receipt_rows)) if unique else None,
+            category_cells=_small(run, category_cells(fresh)),
+            product_cells=_small(run, product_cells(fresh)),
         )
     csv_names = []
     for name in AGGREGATES:
@@ -160,6 +160,12 @@ def write_aggregates(run: BatchRun, affected: set[str], cached: DataFrame | None
             table = reduce(DataFrame.unionByName, parts)
             csv_names.append(_write_aggregate(run, name, table, ["sale_date", *KEYS[name]]))
     return csv_names
+
+
+def _small(run: BatchRun, level: DataFrame) -> DataFrame:
+    """A small level kept in one partition: each of the tables summed from it is then one
+    stage and one task (no shuffle), instead of two stages per table."""
+    return run.keep(level.coalesce(1))
 
 
 def _split_receipts(
