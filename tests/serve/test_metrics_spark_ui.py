@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from retailpipe.spark import base_conf, wants_ui
+from tests import processes
 from tests.conftest import test_settings as settings_for
 from tests.stream.kafka_helpers import cli, cli_env, new_topic, produce, stream_settings
 from tests.stream.oracle import json_event
@@ -96,7 +97,11 @@ def test_stream_serves_its_ui_on_127_0_0_1_past_a_taken_port(kafka_broker, tmp_p
         assert "retailpipe_stream" in _streaming_tab(url, deadline)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=180)
+            os.killpg(proc.pid, signal.SIGTERM)  # a graceful stop, so the log has its last line
+        try:
+            proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            processes.kill_group(proc)
+            raise
         taken.close()
     assert f"Spark UI: {url}" in log.read_text(errors="replace")
