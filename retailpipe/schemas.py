@@ -92,7 +92,8 @@ TRANSACTIONS_COLUMNS: tuple[str, ...] = (
     "source_line",
     "sale_date",
 )
-DAILY_MEASURES: tuple[str, ...] = (
+# The measures of a day's sales that add up (receipts only across days and stores).
+SALES_MEASURES: tuple[str, ...] = (
     "transactions",
     "lines",
     "units",
@@ -100,20 +101,11 @@ DAILY_MEASURES: tuple[str, ...] = (
     "discount_amount",
     "net_revenue",
     "return_amount",
-    "avg_basket",
 )
+DAILY_MEASURES: tuple[str, ...] = (*SALES_MEASURES, "avg_basket")
 # The cube's measures: all additive over days and stores; `transactions` (receipts with a
 # line in the category) not over categories, as one receipt spans several.
-CUBE_MEASURES: tuple[str, ...] = (
-    "transactions",
-    "lines",
-    "units",
-    "gross_revenue",
-    "discount_amount",
-    "net_revenue",
-    "return_amount",
-    "promo_revenue",
-)
+CUBE_MEASURES: tuple[str, ...] = (*SALES_MEASURES, "promo_revenue")
 BREAKDOWN_MEASURES: tuple[str, ...] = ("lines", "units", "net_revenue")
 AGGREGATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_sales": ("sale_date", *DAILY_MEASURES),
