@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from retailpipe.errors import ServiceError
 from retailpipe.replay.run import ReplayOptions, replay
@@ -215,10 +215,13 @@ def _wait_for_messages(
         while time.monotonic() < deadline and process.poll() is None:
             metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
             if metadata is not None and metadata.error is None:
-                ends = [
-                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in metadata.partitions
-                ]
+                try:
+                    ends = [
+                        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                        for p in metadata.partitions
+                    ]
+                except KafkaException:  # a new topic's leaders are still being elected
+                    ends = []
                 if sum(ends) >= count:
                     return True
             time.sleep(0.2)
