@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from retailpipe.fs import HadoopFiles
+from retailpipe.pause import BEFORE_BATCH_PUBLISH, pause_at
 from retailpipe.storage import AGGREGATES, DATASETS, Storage
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 PUBLISHED = ("curated", "quarantine")
 # Sorts before every run id, so it is the oldest version.
 LEGACY = "00000000T000000Z-legacy"
-# Test-only pause point: with this variable set to a file path, a run that has written its
-# whole version writes that file and waits, just before the swap, until the file is removed
-# (tests/batch/test_idempotence.py kills the run there).
-PAUSE_ENV = "RP_TEST_PAUSE_BEFORE_PUBLISH"  # not RETAILPIPE_*: settings refuse unknown ones
 
 
 @dataclass(frozen=True)
@@ -61,20 +57,11 @@ def publish(
     """Make the run's version the published one. `affected`: partition folder names
     (`sale_date=...`) the run recomputed; other partitions are carried over unchanged.
     `names`: what to publish (`("quarantine",)`: a run the quality gate refused)."""
-    _pause_for_tests()
+    pause_at(BEFORE_BATCH_PUBLISH)
     if version.storage.is_local:
         _publish_local(version, affected, names)
     else:
         _publish_renames(fs, version, affected, csv_names, names)
-
-
-def _pause_for_tests() -> None:
-    marker = os.environ.get(PAUSE_ENV)
-    if not marker:
-        return
-    Path(marker).write_text(str(os.getpid()))
-    while os.path.exists(marker):
-        time.sleep(0.1)
 
 
 def _publish_local(version: Version, affected: set[str], names: tuple[str, ...]) -> None:

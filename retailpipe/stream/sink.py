@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 
 from retailpipe.fs import LOCAL, Files, Location, visible
+from retailpipe.pause import STREAM_MID_PUBLISH, pause_at
 from retailpipe.schemas import ALL_STORES
 from retailpipe.stream.publish import (
     LATE_SCHEMA,
@@ -235,6 +236,7 @@ class WindowSink:
         self._publish_dead(batch_id, dead)
         if windows.num_rows:
             publish_windows(self.paths.windows, window_updates(windows, now), now, self.files)
+            pause_at(STREAM_MID_PUBLISH)
         # Late events, each once (a late row per window counts it in every window it hit).
         late_events = int(pc.sum(clocks["batch_late_events"]).as_py() or 0)
         if late.num_rows:

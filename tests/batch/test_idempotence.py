@@ -15,7 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from retailpipe.batch.job import run_batch
-from retailpipe.batch.publish import PAUSE_ENV
+from retailpipe.pause import BEFORE_BATCH_PUBLISH
 from retailpipe.generate.run import generate
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import AGGREGATES, Storage
@@ -112,7 +112,7 @@ def _batch_process(root: Path, pause_marker: Path, log: Path) -> subprocess.Pope
         RETAILPIPE_SPARK__SHUFFLE_PARTITIONS="2",
         RETAILPIPE_STORAGE__ROOT=str(root),
         RETAILPIPE_RUNTIME_DIR=str(root / ".runtime"),
-        **{PAUSE_ENV: str(pause_marker)},
+        **{BEFORE_BATCH_PUBLISH: str(pause_marker)},
     )
     env.pop("RETAILPIPE_CONFIG", None)
     with log.open("wb") as out:

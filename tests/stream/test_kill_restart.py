@@ -1,4 +1,4 @@
-"""kill -9 `retailpipe stream` at random points (some mid-commit), restart, match the oracle."""
+"""kill -9 `retailpipe stream` at a random moment and mid-publish, restart, match the oracle."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from retailpipe.generate.run import generate
+from retailpipe.pause import STREAM_MID_PUBLISH
 from retailpipe.replay.run import ReplayOptions, load_and_replay
 from retailpipe.settings import GenerateSettings
 from retailpipe.storage import Storage
@@ -20,7 +21,6 @@ from tests.stream.oracle import csv_rows, oracle_from_rows, read_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-KILLS = 3  # mid-commit, at a random moment, mid-commit again
 ROUND_TIMEOUT_S = 240.0
 # A watermark longer than the data: cross-partition skew between batches makes nothing late,
 # so the oracle is simply every valid row.
@@ -43,31 +43,46 @@ def _committing(checkpoint: Path) -> bool:
     return any((checkpoint / "state" / "0").glob(f"*/{running + 1}.changelog"))
 
 
-def _one_round(
-    root: Path, env: dict[str, str], during_commit: bool, rng: random.Random, log: Path
-) -> bool:
-    """Start the stream, kill -9 it mid-commit or at a random moment; True if mid-commit."""
-    checkpoint = root / "checkpoints" / "stream"
-    before = _last(checkpoint / "commits")
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [*cli(), *ARGS], env=env, stdout=out, stderr=out, start_new_session=True
         )
+
+
+def _kill_at_random(root: Path, env: dict[str, str], rng: random.Random, log: Path) -> None:
+    """Start the stream and kill -9 it at a random moment after its first new commit."""
+    checkpoint = root / "checkpoints" / "stream"
+    before = _last(checkpoint / "commits")
+    proc = _start(env, log)
     try:
         deadline = time.monotonic() + ROUND_TIMEOUT_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            progressed = _last(checkpoint / "commits") > before
-            if during_commit and progressed and _committing(checkpoint):
-                return True
-            if not during_commit and progressed:
-                time.sleep(rng.uniform(0.0, 2.5))
-                return False
-            time.sleep(0.003)
-        pytest.fail(f"the stream made no progress within {ROUND_TIMEOUT_S:.0f} s; see {log}")
+        while _last(checkpoint / "commits") <= before:
+            assert proc.poll() is None, f"the stream stopped; see {log}"
+            assert time.monotonic() < deadline, f"no commit within {ROUND_TIMEOUT_S:.0f} s"
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.0, 2.5))
     finally:
-        if proc.poll() is None:
-            processes.kill_group(proc)  # the Python driver and its Spark JVM together
-    return False
+        processes.kill_group(proc)  # the Python driver and its Spark JVM together
+
+
+def _kill_mid_publish(root: Path, env: dict[str, str], log: Path) -> None:
+    """Start the stream, let its sink stop at the test-only pause point (a batch's windows
+    published, its store clocks not, its commit not written) and kill -9 it there."""
+    checkpoint = root / "checkpoints" / "stream"
+    marker = root / "paused"
+    proc = _start({**env, STREAM_MID_PUBLISH: str(marker)}, log)
+    try:
+        deadline = time.monotonic() + ROUND_TIMEOUT_S
+        while not marker.exists():
+            assert proc.poll() is None, f"the stream stopped; see {log}"
+            assert time.monotonic() < deadline, f"no batch within {ROUND_TIMEOUT_S:.0f} s"
+            time.sleep(0.1)
+        # The kill lands where it matters: the executors committed the batch's state,
+        # Spark did not commit the batch, and the sink is half way through publishing.
+        assert _committing(checkpoint), "the pause point is not inside a batch commit"
+    finally:
+        processes.kill_group(proc)
 
 
 def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path: Path) -> None:
@@ -88,13 +103,13 @@ def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path:
     rng = random.Random(7)
     log = tmp_path / "stream.log"
 
-    mid_commit = [_one_round(tmp_path, env, i % 2 == 0, rng, log) for i in range(KILLS)]
+    _kill_at_random(tmp_path, env, rng, log)
+    _kill_mid_publish(tmp_path, env, log)
 
     # Finish the backlog in as few batches as possible (the batch size may change on restart).
     finish = ["stream", "--available-now"]
     done = processes.run([*cli(), *finish], env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert sum(mid_commit) >= 1, "no kill landed inside a batch commit"
     seen = read_windows(tmp_path / "stream")
     assert max(Counter(k for k, _ in seen).values()) == 1, "a window appears twice"
     assert dict(seen) == oracle_from_rows(csv_rows(tmp_path / "raw"))
