@@ -58,7 +58,7 @@ RUN python3 -m venv /opt/retailpipe/venv
 ENV PATH=/opt/retailpipe/venv/bin:$PATH
 WORKDIR /src
 # The dependencies first, from pyproject.toml alone, so code edits do not re-install PySpark.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import subprocess, sys, tomllib; \
 deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
