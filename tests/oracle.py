@@ -209,3 +209,115 @@ def read_raw(raw_dir: Path, dimensions: bool = True) -> Reading:
         seen.add(key)
         reading.lines.append(parsed)
     return reading
+
+
+# Local times (no UTC offset) and labels, per docs/import.md and docs/batch.md: used by the
+# hand-written corpus (tests/corpus/handwritten/); the functions above are unchanged.
+LOCAL_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$")
+
+
+def local_time(text: str, zone: str) -> dt.datetime | None:
+    """A local time read in `zone` (docs/import.md): the wall clock as written, with the UTC
+    offset that gives its instant. A time that occurs twice (clocks going back) is its
+    earlier instant; one that does not exist (the hour the clocks skip) is moved forward by
+    the gap. None when `text` is not a local ISO time."""
+    from zoneinfo import ZoneInfo
+
+    if not LOCAL_ISO.match(text):
+        return None
+    try:
+        wall = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    tz = ZoneInfo(zone)
+
+    def instants(clock: dt.datetime) -> list[dt.datetime]:
+        """Every UTC instant whose wall clock in `zone` is `clock` (0, 1 or 2 of them)."""
+        found = set()
+        for fold in (0, 1):
+            offset = clock.replace(tzinfo=tz, fold=fold).utcoffset()
+            assert offset is not None
+            instant = (clock - offset).replace(tzinfo=dt.UTC)
+            if instant.astimezone(tz).replace(tzinfo=None) == clock:
+                found.add(instant)
+        return sorted(found)
+
+    found = instants(wall)
+    if not found:  # skipped: move the wall clock forward by the gap, then read it
+        before = wall.replace(tzinfo=tz, fold=0).utcoffset()
+        after = wall.replace(tzinfo=tz, fold=1).utcoffset()
+        assert before is not None and after is not None
+        gap = abs(after - before)
+        found = instants(wall + gap)
+        assert found, f"{text} in {zone}: still no instant after moving by {gap}"
+    instant = found[0]
+    return wall.replace(tzinfo=dt.timezone(wall - instant.replace(tzinfo=None)))
+
+
+def store_zones(path: Path) -> dict[str, str]:
+    """store_id -> its non-empty `timezone` column of stores.csv (none when absent)."""
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {
+        r["store_id"].strip(): r["timezone"].strip()
+        for r in rows
+        if (r.get("timezone") or "").strip()
+    }
+
+
+def parse_zoned(
+    rec: dict[str, str],
+    zones: dict[str, str],
+    default_zone: str | None,
+    stores: set[str] | None = None,
+    products: set[str] | None = None,
+) -> Line | str:
+    """`parse`, with a local time read in its store's zone (`zones`, from stores.csv), else
+    in `default_zone` (batch.timezone); with neither it stays a bad_timestamp."""
+    text = (rec.get("timestamp") or "").strip()
+    zone = zones.get((rec.get("store_id") or "").strip()) or default_zone
+    when = local_time(text, zone) if zone else None
+    if when is not None:
+        rec = {**rec, "timestamp": when.isoformat()}
+    return parse(rec, stores, products)
+
+
+def normalise_label(text: str) -> str:
+    """A category or payment label as batch stores it (docs/batch.md): trimmed, lower case,
+    spaces as underscores (`Personal Care` -> `personal_care`)."""
+    return re.sub(r"\s+", "_", text.strip().lower())
+
+
+def normalise_payment(text: str) -> str:
+    """A payment label as batch stores it: `normalise_label`, and `Credit Card` -> `card`."""
+    label = normalise_label(text)
+    return {"credit_card": "card"}.get(label, label)
+
+
+def read_raw_zoned(raw_dir: Path, default_zone: str | None) -> Reading:
+    """`read_raw` (with dimension files) where local times are read in the store's zone
+    (stores.csv) or `default_zone`."""
+    stores, products = ids(raw_dir / "stores.csv"), ids(raw_dir / "products.csv")
+    zones = store_zones(raw_dir / "stores.csv")
+    reading = Reading()
+    seen: set[tuple[str, int]] = set()
+    for name, line_number, header, fields in raw_rows(raw_dir):
+        reading.rows += 1
+        if len(fields) != len(header):
+            parsed: Line | str = "malformed_row"
+        else:
+            rec = dict(zip(header, fields, strict=True))
+            parsed = parse_zoned(rec, zones, default_zone, stores, products)
+        if isinstance(parsed, str):
+            reading.reasons[parsed] += 1
+            reading.rejected.append((name, line_number, parsed))
+            continue
+        key = (parsed.transaction_id, parsed.line_no)
+        if key in seen:
+            reading.duplicates += 1
+            continue
+        seen.add(key)
+        reading.lines.append(parsed)
+    return reading
