@@ -142,11 +142,24 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _stop_at_boundary(query: Any) -> None:
-    """Wait for the running micro-batch to finish, then stop before the next one starts."""
+    """Let the running micro-batch finish, then stop.
+
+    Spark reports a batch's progress after it has written the batch's commit, so a new
+    `lastProgress` means the batch that was running is committed. With a backlog the next
+    batch starts at once; stopping interrupts it before its commit, and a restart runs it
+    again from the committed state (its published rows are replaced, not added)."""
     deadline = time.monotonic() + STOP_GRACE_S
-    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    before = _progress_id(query)
+    while query.isActive and time.monotonic() < deadline:
+        if not query.status.get("isTriggerActive") or _progress_id(query) != before:
+            break
+        time.sleep(0.05)
     query.stop()
+
+
+def _progress_id(query: Any) -> tuple[Any, Any] | None:
+    progress = query.lastProgress
+    return None if progress is None else (progress.get("batchId"), progress.get("timestamp"))
 
 
 def start_query(

@@ -69,13 +69,6 @@ class StoppedLate(AssertionError):
     """The run went on past the batch that was running when the signal came."""
 
 
-@pytest.mark.xfail(
-    raises=StoppedLate,
-    strict=True,
-    reason="issue #17: with a backlog, batches run back to back, `isTriggerActive` is "
-    "(almost) never false when polled, and the stream drains the whole backlog (or runs until "
-    "STOP_GRACE_S, then interrupts a batch) instead of stopping after the current batch",
-)
 def test_sigterm_finishes_the_batch_and_a_restart_counts_each_event_once(
     spark: SparkSession, kafka_broker: str, tmp_path: Path
 ) -> None:
