@@ -152,3 +152,26 @@ QUARANTINE_COLUMNS: tuple[str, ...] = (
     "detail",
     "raw_line",
 )
+
+
+def normalise_name(name: str) -> str:
+    """`" Order Time "` -> `order_time`: case, spaces, hyphens and a BOM do not matter."""
+    cleaned = name.replace("\ufeff", "").strip().strip('"').strip().lower()
+    return "_".join(cleaned.replace("-", " ").replace(".", " ").split())
+
+
+# Each dimension table's columns: the name the job uses -> the header names it accepts
+# (normalised, first match wins). The first column is required; the others may be absent.
+STORE_HEADERS: dict[str, tuple[str, ...]] = {
+    "store_id_d": ("store_id", "store", "id"),
+    "store_name": ("store_name", "name"),
+    "city": ("city",),
+    "region": ("region",),
+    "store_tz": ("timezone", "time_zone", "tz"),
+}
+PRODUCT_HEADERS: dict[str, tuple[str, ...]] = {
+    "product_id_d": ("product_id", "product", "sku", "id"),
+    "product_name": ("product_name", "name"),
+    "brand": ("brand",),
+    "product_category": ("category",),
+}

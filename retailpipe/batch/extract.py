@@ -24,7 +24,7 @@ from pyspark.sql import types as T
 
 from retailpipe.errors import InputError
 from retailpipe.fs import FileInfo, HadoopFiles
-from retailpipe.schemas import RAW_COLUMNS
+from retailpipe.schemas import RAW_COLUMNS, normalise_name
 from retailpipe.storage import Storage, parse_raw_date
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,6 @@ class FileMapping:
     @property
     def mappable(self) -> bool:
         return not self.missing
-
-
-def normalise_name(name: str) -> str:
-    """`" Order Time "` -> `order_time`: case, spaces, hyphens and a BOM do not matter."""
-    cleaned = name.replace("\ufeff", "").strip().strip('"').strip().lower()
-    return "_".join(cleaned.replace("-", " ").replace(".", " ").split())
 
 
 def map_header(header: list[str], aliases: dict[str, list[str]]) -> FileMapping:

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from retailpipe.batch import extract
 from retailpipe.batch.run import BatchRun
 from retailpipe.errors import InputError
+from retailpipe.schemas import PRODUCT_HEADERS, STORE_HEADERS, normalise_name
 from retailpipe.settings import known_timezone
 from retailpipe.storage import Storage
 
@@ -59,23 +60,6 @@ def read_rows(
     return reduce(DataFrame.unionByName, frames), rejected
 
 
-# Each dimension table's columns: the name the job uses -> the header names it accepts
-# (normalised, first match wins). The first column is required; the others may be absent.
-STORE_HEADERS: dict[str, tuple[str, ...]] = {
-    "store_id_d": ("store_id", "store", "id"),
-    "store_name": ("store_name", "name"),
-    "city": ("city",),
-    "region": ("region",),
-    "store_tz": ("timezone", "time_zone", "tz"),
-}
-PRODUCT_HEADERS: dict[str, tuple[str, ...]] = {
-    "product_id_d": ("product_id", "product", "sku", "id"),
-    "product_name": ("product_name", "name"),
-    "brand": ("brand",),
-    "product_category": ("category",),
-}
-
-
 @dataclass(frozen=True)
 class Dimensions:
     """The stores and products tables (one row per id), or None for a file that is absent:
@@ -106,7 +90,7 @@ def _read_table(run: BatchRun, name: str, headers: dict[str, tuple[str, ...]]) -
         log.info("no %s: every id in the data counts as known", uri)
         return None
     header = extract.read_header(run.files, extract.InputFile(uri, name, 0, None)) or []
-    names = [extract.normalise_name(column) for column in header]
+    names = [normalise_name(column) for column in header]
     key, *others = headers
     positions = {
         column: next((names.index(c) for c in accepted if c in names), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -75,15 +76,18 @@ class Skipped:
 
 
 def read_file(
-    path: Path, file_index: int, timezone: str | None = None
+    path: Path,
+    file_index: int,
+    timezone: str | None = None,
+    store_zones: Mapping[str, str] | None = None,
 ) -> tuple[pa.Table, list[Skipped]]:
     """The file's sendable rows in line order (columns of ROW_SCHEMA; `_file` is
     `file_index`), and its skipped rows in line order. A timestamp without a UTC offset is
     a local time in `timezone` (batch.timezone); without one such a row is skipped."""
     header, split = _split(path)
     order = _column_order(path, header)
-    zone = ZoneInfo(timezone) if timezone else None
-    table, bad = _validate(path.name, file_index, split, order, zone)
+    zones = _Zones(timezone, store_zones or {})
+    table, bad = _validate(path.name, file_index, split, order, zones)
     return table, sorted(split.skipped + bad, key=lambda row: row.line_number)
 
 
@@ -230,7 +234,7 @@ def _validate(
     file_index: int,
     split: _Split,
     order: list[int],
-    zone: ZoneInfo | None = None,
+    zones: _Zones,
 ) -> tuple[pa.Table, list[Skipped]]:
     """The file's sendable rows (line order) with their event times, and the unparsable rows."""
     raw = dict(zip(RAW_COLUMNS, (split.columns[i] for i in order), strict=True))
@@ -246,7 +250,7 @@ def _validate(
         fixed: dict[str, list[str]] = {key: [] for key in derived}
         for index, fields, values in zip(slow, rows, lines, strict=True):
             row = dict(zip(RAW_COLUMNS, fields, strict=True))
-            parsed = _event_time(row, zone)
+            parsed = _event_time(row, zones.of(row["store_id"]))
             if isinstance(parsed, tuple):
                 bad.append(Skipped(name, int(split.lines[index]), *parsed, ",".join(values)))
                 continue
@@ -355,6 +359,17 @@ def _fast_times(
     days = first_day + day - 1
     epoch_s = days * 86400 + hour * 3600 + minute * 60 + second - offset_s
     return ok, np.where(ok, epoch_s * 1_000_000, 0), np.where(ok, offset_s * 1_000_000, 0)
+
+
+class _Zones:
+    """The zone a local time is read in: its store's (stores.csv), else batch.timezone."""
+
+    def __init__(self, default: str | None, stores: Mapping[str, str]) -> None:
+        self.default = ZoneInfo(default) if default else None
+        self.stores = {store: ZoneInfo(name) for store, name in stores.items()}
+
+    def of(self, store_id: str) -> ZoneInfo | None:
+        return self.stores.get(store_id.strip(), self.default)
 
 
 def _event_time(row: dict[str, str], zone: ZoneInfo | None) -> dt.datetime | tuple[str, str]:

@@ -4,6 +4,7 @@ on disk, and merged by event time when sent (`runs.py`); plus the rows that were
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import logging
 import shutil
@@ -19,8 +20,8 @@ from retailpipe.errors import InputError
 from retailpipe.progress import progress
 from retailpipe.replay.parse import EPOCH_US, FILE, ISO, LINE, OFFSET_US, Skipped, read_file
 from retailpipe.replay.runs import SortedRun, merge, write_run
-from retailpipe.schemas import RAW_COLUMNS
-from retailpipe.settings import Settings
+from retailpipe.schemas import RAW_COLUMNS, STORE_HEADERS, normalise_name
+from retailpipe.settings import Settings, known_timezone
 from retailpipe.storage import Storage, parse_raw_date
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ def stage_hdfs_raw(settings: Settings, storage: Storage) -> Storage:
         shutil.rmtree(raw)
     raw.mkdir(parents=True)
     log.info("copying raw files from %s to %s", storage.uri("raw"), raw)
-    fs_shell(settings, "-get", storage.uri("raw", "transactions_*.csv"), str(raw))
+    # The day files, and stores.csv for the stores' time zones when there is one.
+    fs_shell(settings, "-get", storage.uri("raw", "{transactions_*.csv,stores.csv}"), str(raw))
     return Storage(str(staging))
 
 
@@ -174,17 +176,50 @@ def _describe(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start or 'the first day'} to {end or 'the last day'}"
 
 
+def store_zones(raw: Path) -> dict[str, str]:
+    """The time zone of each store that `raw/stores.csv` gives one (its `timezone` column,
+    matched by name as the batch job matches it); empty without the file or the column."""
+    path = raw / "stores.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        names = [normalise_name(name) for name in next(reader, [])]
+        key, zone = (
+            next((names.index(n) for n in STORE_HEADERS[column] if n in names), None)
+            for column in ("store_id_d", "store_tz")
+        )
+        if key is None or zone is None:
+            return {}
+        zones = {
+            row[key].strip(): row[zone].strip()
+            for row in reader
+            if len(row) > max(key, zone) and row[key].strip() and row[zone].strip()
+        }
+    for name in sorted(set(zones.values())):
+        try:
+            known_timezone(name)
+        except ValueError:
+            raise InputError(
+                f"{path} names the unknown time zone {name!r}",
+                "use IANA names such as Europe/London or UTC in its timezone column",
+            ) from None
+    return zones
+
+
 def read_source(
     files: list[Path], spill_dir: Path | None = None, timezone: str | None = None
 ) -> Source:
     """Parse every row of `files`, one file at a time, into sorted runs under `spill_dir`
-    (default: the system's temporary folder, TMPDIR); local times are read in `timezone`."""
+    (default: the system's temporary folder, TMPDIR). A local time is read in its store's
+    time zone (stores.csv beside the files), else in `timezone`, as the batch job reads it."""
+    zones = store_zones(files[0].parent) if files else {}
     folder = tempfile.TemporaryDirectory(prefix="retailpipe-replay-", dir=spill_dir)
     runs, skipped = [], []
     try:
         with progress("replay: reading", len(files), "files") as bar:
             for index, path in enumerate(files):
-                table, bad = read_file(path, index, timezone)
+                table, bad = read_file(path, index, timezone, zones)
                 skipped.extend(bad)
                 if table.num_rows:
                     runs.append(write_run(table, index, Path(folder.name) / f"{index:06d}.arrow"))

@@ -78,6 +78,9 @@ VALID_COLUMNS: tuple[str, ...] = (
 DEAD_LETTER_COLUMNS: tuple[str, ...] = ("reason", "detail", "value", *KAFKA_COLUMNS)
 
 
+ANY_RATE = T.DecimalType(38, RATE.scale)
+
+
 def _exact_decimal(text: Column, target: T.DecimalType) -> Column:
     """`text` as `target`, or NULL when it is not a number or would lose digits."""
     wide = text.try_cast(T.DecimalType(38, 10))
@@ -91,7 +94,9 @@ def _typed(j: Column) -> list[Column]:
         j["line_no"].try_cast("int").alias("line_no_int"),
         j["quantity"].try_cast("int").alias("quantity_int"),
         _exact_decimal(j["unit_price"], MONEY).alias("unit_price_dec"),
-        _exact_decimal(F.coalesce(j["discount_pct"], F.lit("0")), RATE).alias("discount_dec"),
+        # Four places, any size: an exact discount outside [0, 1) is out of range (as in the
+        # batch), not a bad number; valid ones fit RATE.
+        _exact_decimal(F.coalesce(j["discount_pct"], F.lit("0")), ANY_RATE).alias("discount_dec"),
         j["event_time"].try_cast("timestamp").alias("event_ts"),
     ]
 
@@ -209,7 +214,7 @@ def checked_events(
         if_valid(j["category"]).alias("category"),
         if_valid(F.col("quantity_int")).alias("quantity"),
         if_valid(F.col("unit_price_dec")).alias("unit_price"),
-        if_valid(F.col("discount_dec")).alias("discount_pct"),
+        if_valid(F.col("discount_dec")).cast(RATE).alias("discount_pct"),
         if_valid(j["payment_method"]).alias("payment_method"),
         if_valid(j["customer_id"]).alias("customer_id"),
         *KAFKA_COLUMNS,

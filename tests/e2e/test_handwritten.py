@@ -381,13 +381,6 @@ def test_stream_windows_equal_the_oracle(streamed: Path, reading: Reading) -> No
     assert read_late(streamed / "stream_late") == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stream dead-letters discount_pct 12.3456 as bad_number (it does not fit "
-    "schemas.RATE, DECIMAL(5,4)); docs/stream.md and docs/data-contract.md: an exact "
-    "number with 4 decimals outside [0, 1) is discount_out_of_range, as batch says; "
-    "reported, see tests/corpus/handwritten/README.md",
-)
 def test_stream_dead_letters_have_the_batch_reasons(streamed: Path) -> None:
     """The events replay sent that break a rule are dead letters with the reason batch
     gives the row (docs/stream.md)."""
@@ -426,12 +419,6 @@ def test_batch_reads_a_local_time_in_its_stores_zone(batch_root: Path) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay reads local times in batch.timezone only, not in the store's stores.csv "
-    "timezone as batch does (SPEC: a local time is in the store's timezone, else "
-    "batch.timezone); reported, see tests/corpus/handwritten/README.md",
-)
 def test_replay_reads_a_local_time_in_its_stores_zone(reading: Reading) -> None:
     """Replay (zone Europe/Berlin) must read N01's local noon as batch and the oracle do."""
     expected = {

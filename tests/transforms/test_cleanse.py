@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from retailpipe.batch.extract import map_header, normalise_name
+from retailpipe.batch.extract import map_header
+from retailpipe.schemas import normalise_name
 from retailpipe.settings import default_aliases
 from retailpipe.transforms.cleanse import cleanse, derived_transaction_id, normalise_label
 from retailpipe.transforms.duplicates import repeated_keys, repeated_lines
