@@ -15,8 +15,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from retailpipe.batch.job import run_batch
-from retailpipe.pause import BEFORE_BATCH_PUBLISH
 from retailpipe.generate.run import generate
+from retailpipe.pause import BEFORE_BATCH_PUBLISH
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import AGGREGATES, Storage
 from tests import processes

@@ -1,4 +1,5 @@
-"""A batch run on HDFS refreshes the dashboards' local serving copy (real HDFS, real Spark)."""
+"""`retailpipe batch` with its storage root on HDFS (real HDFS, real Spark): every curated
+table on HDFS equals the oracle, and the run refreshes the dashboards' local serving copy."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from retailpipe.generate.run import generate
 from retailpipe.infra import hdfs
 from retailpipe.settings import GenerateSettings, Settings
 from retailpipe.storage import Storage
+from tests.batch.oracle import expected_aggregates, keyed, read_truth
 from tests.generate.oracle import read_raw
 
 pytestmark = pytest.mark.integration
@@ -26,7 +28,15 @@ def test_batch_on_hdfs_publishes_a_local_serving_copy(
 ) -> None:
     local = Storage(str(tmp_path / "local"))
     params = GenerateSettings(
-        days=2, rows_per_day=250, stores=3, products=20, start_date=dt.date(2026, 5, 1), workers=1
+        days=2,
+        rows_per_day=250,
+        stores=3,
+        products=20,
+        start_date=dt.date(2026, 5, 1),
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        late_rate=0.02,
+        workers=1,
     )
     generate(params, local)
     remote = Storage(f"{hdfs_cluster}/serving-{tmp_path.name}")
@@ -54,3 +64,16 @@ def test_batch_on_hdfs_publishes_a_local_serving_copy(
     for line in read_raw(local.path("raw")).lines:
         expected[line.sale_date] += line.net
     assert got == dict(expected)
+
+    # On HDFS, read back with Hadoop's own shell and a plain pyarrow reader, not with Spark.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    hdfs.fs_shell(hdfs_settings, "-get", remote.uri("curated"), str(copy), uri=hdfs_cluster)
+    oracle = expected_aggregates(read_truth(local.path("raw")))
+    for name in oracle:  # every table the oracle computes, to the cent
+        table = pads.dataset(copy / "curated" / name, format="parquet").to_table()
+        assert keyed(table.to_pylist()) == oracle[name], name
+    daily = pads.dataset(copy / "curated" / "daily_sales", format="parquet").schema
+    assert str(daily.field("net_revenue").type) == "decimal128(18, 2)"
+    runs = hdfs.fs_shell(hdfs_settings, "-ls", remote.uri("runs"), uri=hdfs_cluster)
+    assert runs.count("batch-") == 2 and ".json" in runs

@@ -18,7 +18,6 @@ from retailpipe.generate.run import generate
 from retailpipe.infra import hdfs
 from retailpipe.settings import GenerateSettings, Settings, load_settings
 from retailpipe.storage import Storage
-from tests.batch.oracle import expected_aggregates, keyed, read_truth
 from tests.fixtures.hdfs import free_port
 
 
@@ -159,60 +158,6 @@ def test_cli_status_and_ls(hdfs_cluster: str, hdfs_settings: Settings, tmp_path:
     stopped = {**env, "RETAILPIPE_HDFS__NAMENODE_PORT": str(free_port())}
     result = runner.invoke(app, ["hdfs", "status"], env=stopped)
     assert result.exit_code == 3
-
-
-@pytest.mark.integration
-def test_batch_with_its_storage_root_on_hdfs_equals_the_oracle(
-    hdfs_cluster: str, hdfs_settings: Settings, spark: object, tmp_path: Path
-) -> None:
-    import pyarrow.dataset as pads
-
-    from retailpipe.batch.job import run_batch
-    from retailpipe.storage import AGGREGATES
-
-    local = Storage(str(tmp_path / "local"))
-    generate(
-        GenerateSettings(
-            days=2,
-            rows_per_day=300,
-            stores=3,
-            products=20,
-            start_date=dt.date(2026, 4, 1),
-            bad_row_rate=0.02,
-            duplicate_rate=0.02,
-            late_rate=0.02,
-            workers=1,
-        ),
-        local,
-    )
-    remote = Storage(f"{hdfs_cluster}/batch-check")
-    hdfs.put(hdfs_settings, local.path("raw"), remote.uri("raw"))
-
-    settings = load_settings(
-        None,
-        {
-            "storage.root": remote.root,
-            "spark.master": "local[2]",
-            "spark.shuffle_partitions": 2,
-            "runtime_dir": str(tmp_path / ".runtime"),
-        },
-    )
-    run_batch(spark, settings)  # type: ignore[arg-type]
-
-    # Read back with Hadoop's own shell and a plain pyarrow reader, not with Spark.
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    hdfs.fs_shell(hdfs_settings, "-get", remote.uri("curated"), str(copy), uri=hdfs_cluster)
-    for name in AGGREGATES:
-        assert any((copy / "curated" / name).glob("*.parquet")), f"{name} missing on HDFS"
-    expected = expected_aggregates(read_truth(local.path("raw")))
-    for name in expected:  # every table the oracle computes, to the cent
-        table = pads.dataset(copy / "curated" / name, format="parquet").to_table()
-        assert keyed(table.to_pylist()) == expected[name], name
-        if name == "daily_sales":
-            assert str(table.schema.field("net_revenue").type) == "decimal128(18, 2)"
-    runs = hdfs.fs_shell(hdfs_settings, "-ls", remote.uri("runs"), uri=hdfs_cluster)
-    assert "batch-" in runs and ".json" in runs
 
 
 @pytest.mark.integration
