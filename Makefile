@@ -9,7 +9,7 @@ RP := $(BIN)/retailpipe
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install prereqs test-prereqs jars demo demo-stream test test-unit test-integration compose-test lint bench kafka-up kafka-down hdfs-up hdfs-down clean
+.PHONY: help install prereqs test-prereqs jars demo demo-stream test test-slow test-all test-unit test-integration compose-test lint bench kafka-up kafka-down hdfs-up hdfs-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,13 @@ hdfs-down: install ## Stop the local HDFS
 test-prereqs: ## Check (as root: install) Maven, Chromium and a Compose CLI for the tests
 	@scripts/test-prereqs.sh
 
-test: install test-prereqs jars ## Run the whole test suite (unit + integration)
+test: install test-prereqs jars ## Run the test suite: unit, integration and browser tests (not the slow tier)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install test-prereqs jars ## The slow tier: kill -9, restarts, signals, a standalone Spark cluster
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+test-all: install test-prereqs jars ## Both tiers in one run (what CI runs, before compose-test)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only

@@ -17,7 +17,7 @@ import pytest
 
 from tests.oracle import read_raw
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 
 def _free_port() -> int:

@@ -149,6 +149,7 @@ def _wait_for(marker: Path, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_sigkill_just_before_the_publish_swap_leaves_the_old_data(spark, tmp_path: Path) -> None:
     root = tmp_path / "store"
     storage = Storage(str(root))

@@ -80,6 +80,7 @@ def _ls(settings: Settings, uri: str, namenode: str) -> str:
     return hdfs.fs_shell(settings, "-ls", "-R", uri, uri=namenode)
 
 
+@pytest.mark.slow
 def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     kafka_broker: str, hdfs_cluster: str, hdfs_settings: Settings, tmp_path: Path
 ) -> None:
