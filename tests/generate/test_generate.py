@@ -31,6 +31,39 @@ def _digests(raw: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(raw.iterdir())}
 
 
+# Golden checksums: "the same arguments and seed give byte-identical files on any machine"
+# (README). A change here is a change of the generator's output: say so in the changelog.
+GOLDEN_PARAMS = {
+    "days": 2,
+    "rows_per_day": 300,
+    "stores": 3,
+    "products": 20,
+    "seed": 7,
+    "start_date": dt.date(2026, 1, 5),
+    "bad_row_rate": 0.02,
+    "duplicate_rate": 0.01,
+    "late_rate": 0.01,
+}
+GOLDEN = {
+    "_manifest.json": "a787fdb73084e51e2485a5612a932c1653f9b93dae6069629ce7bef7a34d08fc",
+    "products.csv": "ef3d4b99968f06f91ab7b89b0a63d5205cbe0e0c30c8058e288d543db3f1768d",
+    "stores.csv": "b0232d5b91e4b637127f785efb78ed87641469deef8a8dc7ba0f119854c938af",
+    "transactions_2026-01-05.csv": (
+        "1d95aefcaa6540b45b30258f0afe0e4f7921d0678b084d691b8433f888a67e06"
+    ),
+    "transactions_2026-01-06.csv": (
+        "ede718de45101a28f192a7dd053fed3fedfe523b59f89f05fbdb3c32f052d0b2"
+    ),
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_small_seeded_run_has_the_golden_checksums(tmp_path: Path, workers: int) -> None:
+    params = GenerateSettings(**GOLDEN_PARAMS, workers=workers)  # type: ignore[arg-type]
+    generate(params, Storage(str(tmp_path)))
+    assert _digests(tmp_path / "raw") == GOLDEN
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _run(tmp_path_factory.mktemp("clean"), days=14, rows_per_day=4000)
