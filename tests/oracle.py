@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -193,11 +193,17 @@ def read_raw(raw_dir: Path, dimensions: bool = True) -> Reading:
     every rejection. `dimensions`: check ids against stores.csv / products.csv if present."""
     stores = ids(raw_dir / "stores.csv") if dimensions else None
     products = ids(raw_dir / "products.csv") if dimensions else None
+    return _reading(raw_dir, lambda fields, header: parse_fields(fields, header, stores, products))
+
+
+def _reading(raw_dir: Path, parse_row: Callable[[list[str], list[str]], Line | str]) -> Reading:
+    """Every row of the day files through `parse_row` (fields, header): the valid lines,
+    first one of each (transaction_id, line_no) winning, and the rejections."""
     reading = Reading()
     seen: set[tuple[str, int]] = set()
     for name, line_number, header, fields in raw_rows(raw_dir):
         reading.rows += 1
-        parsed = parse_fields(fields, header, stores, products)
+        parsed = parse_row(fields, header)
         if isinstance(parsed, str):
             reading.reasons[parsed] += 1
             reading.rejected.append((name, line_number, parsed))
@@ -301,23 +307,11 @@ def read_raw_zoned(raw_dir: Path, default_zone: str | None) -> Reading:
     (stores.csv) or `default_zone`."""
     stores, products = ids(raw_dir / "stores.csv"), ids(raw_dir / "products.csv")
     zones = store_zones(raw_dir / "stores.csv")
-    reading = Reading()
-    seen: set[tuple[str, int]] = set()
-    for name, line_number, header, fields in raw_rows(raw_dir):
-        reading.rows += 1
+
+    def parse_row(fields: list[str], header: list[str]) -> Line | str:
         if len(fields) != len(header):
-            parsed: Line | str = "malformed_row"
-        else:
-            rec = dict(zip(header, fields, strict=True))
-            parsed = parse_zoned(rec, zones, default_zone, stores, products)
-        if isinstance(parsed, str):
-            reading.reasons[parsed] += 1
-            reading.rejected.append((name, line_number, parsed))
-            continue
-        key = (parsed.transaction_id, parsed.line_no)
-        if key in seen:
-            reading.duplicates += 1
-            continue
-        seen.add(key)
-        reading.lines.append(parsed)
-    return reading
+            return "malformed_row"
+        record = dict(zip(header, fields, strict=True))
+        return parse_zoned(record, zones, default_zone, stores, products)
+
+    return _reading(raw_dir, parse_row)
