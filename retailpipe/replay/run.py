@@ -407,10 +407,12 @@ class _Pacer:
         self.speed = options.speed if options.mode == "speed" else None
         self.rate = options.rate if options.mode == "rate" else None
         self.first_epoch = first_epoch
-        self.started = time.monotonic()
+        self.started: float | None = None  # the clock starts at the first event's send
 
     def wait(self, index: int, epoch: float, poll: Callable[[float], int], flag: _StopFlag) -> None:
         """Wait for event number `index` of the pass, whose event time is `epoch`."""
+        if self.started is None:
+            self.started = time.monotonic()
         if self.speed:
             target = (epoch - self.first_epoch) / self.speed
         elif self.rate:

@@ -35,12 +35,11 @@ OFFSETS_S = (0, 0, 1, 4, 14)
 PER_INSTANT = 20
 SPEED = 5.0
 RATE, RATE_EVENTS = 100.0, 300
-# Allowed earliness relative to the first event. CreateTime has millisecond resolution, and
-# the pacer's clock starts before the first event goes out (the first chunk of JSON is built
-# in between: 3-6 ms here when idle, more under load), so every later event may leave that
-# much "early" relative to the first. A pacing bug (a wrong factor, a skipped wait) is early
-# by tens to hundreds of ms.
-EARLY_MS = 50
+# Allowed earliness relative to the first event: CreateTime has millisecond resolution, and
+# the pacer's clock starts just before the first event is produced (a busy machine may
+# pause the process in between). A pacing bug (a wrong factor, a skipped wait) is early by
+# tens to hundreds of ms.
+EARLY_MS = 20
 
 
 def write_day(root: Path, offsets_s: list[int], stores: int = 4) -> Path:
