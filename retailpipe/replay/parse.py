@@ -392,11 +392,12 @@ def _event_time(row: dict[str, str], zone: ZoneInfo | None) -> dt.datetime | tup
 
 def _bad_number(row: dict[str, str]) -> str | None:
     """What is wrong with the first number that does not parse, if any."""
+    # Spaces around a number do not matter (the batch job trims every field).
     for name in ("line_no", "quantity"):
-        if not _INTEGER.fullmatch(row[name]):
+        if not _INTEGER.fullmatch(row[name].strip()):
             return f"{name} {row[name]!r} is not an integer"
     for name in ("unit_price", "discount_pct"):
-        if row[name] and not _DECIMAL.fullmatch(row[name]):
+        if row[name].strip() and not _DECIMAL.fullmatch(row[name].strip()):
             return f"{name} {row[name]!r} is not a decimal"
     return None
 

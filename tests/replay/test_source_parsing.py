@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import random
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from retailpipe.replay.events import payloads
 from retailpipe.replay.source import Source, read_source
 from retailpipe.schemas import RAW_COLUMNS
 
@@ -216,3 +219,17 @@ def test_local_times_are_read_in_batch_timezone(tmp_path: Path) -> None:
     ]
     assert [row["transaction_id"] for row in sent] == ["L1", "L3", "L2"]  # event-time order
     assert instants == ["00:30", "01:30", "02:00"]
+
+
+def test_numbers_padded_with_spaces_are_sent_as_the_batch_reads_them(tmp_path: Path) -> None:
+    """The batch job trims every field, so ` 2 ` is the quantity 2 there; replay sends it."""
+    path = tmp_path / "transactions_2026-01-01.csv"
+    row = "P1, 1 ,2026-01-01T10:00:00+00:00,S1,P1,toys, 2 , 2.50 ,0.1 ,card,"
+    path.write_text(f"{HEADER}\n{row}\n", encoding="utf-8")
+    with read_source([path]) as source:
+        assert not source.skipped
+        (batch,) = list(source.batches())
+        (event,) = [json.loads(value) for value in payloads(batch)]
+    assert (event["line_no"], event["quantity"]) == (1, 2)
+    assert Decimal(event["unit_price"]) == Decimal("2.50")
+    assert Decimal(event["discount_pct"]) == Decimal("0.1")
