@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from retailpipe.errors import ConfigError
+from retailpipe.errors import ConfigError, InputError
 
 CONFIG_ENV = "RETAILPIPE_CONFIG"
 ENV_PREFIX = "RETAILPIPE_"
@@ -56,6 +56,19 @@ def known_timezone(value: str | None) -> str | None:
             f"unknown time zone {value!r} (use an IANA name such as Europe/Paris or UTC)"
         ) from exc
     return value
+
+
+def require_zones(names: Iterable[str], where: str) -> None:
+    """Every one of `names` (a file's timezone column) is an IANA time zone; else an
+    InputError naming the file `where`."""
+    for name in sorted(set(names)):
+        try:
+            known_timezone(name)
+        except ValueError:
+            raise InputError(
+                f"{where} names the unknown time zone {name!r}",
+                "use IANA names such as Europe/London or UTC in its timezone column",
+            ) from None
 
 
 class Section(BaseModel):

@@ -14,7 +14,7 @@ from retailpipe.batch import extract
 from retailpipe.batch.run import BatchRun
 from retailpipe.errors import InputError
 from retailpipe.schemas import PRODUCT_HEADERS, STORE_HEADERS, normalise_name
-from retailpipe.settings import known_timezone
+from retailpipe.settings import require_zones
 from retailpipe.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,4 @@ def _read_table(run: BatchRun, name: str, headers: dict[str, tuple[str, ...]]) -
 def _check_zones(run: BatchRun, stores: DataFrame) -> None:
     """Every time zone named in stores.csv must be a real one (Spark would fail later)."""
     zones = [r[0] for r in stores.select(F.trim("store_tz")).distinct().collect() if r[0]]
-    for zone in sorted(zones):
-        try:
-            known_timezone(zone)
-        except ValueError:
-            raise InputError(
-                f"{run.storage.uri('stores')} names the unknown time zone {zone!r}",
-                "use IANA names such as Europe/London or UTC in its timezone column",
-            ) from None
+    require_zones(zones, run.storage.uri("stores"))

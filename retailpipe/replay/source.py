@@ -21,7 +21,7 @@ from retailpipe.progress import progress
 from retailpipe.replay.parse import EPOCH_US, FILE, ISO, LINE, OFFSET_US, Skipped, read_file
 from retailpipe.replay.runs import SortedRun, merge, write_run
 from retailpipe.schemas import RAW_COLUMNS, STORE_HEADERS, normalise_name
-from retailpipe.settings import Settings, known_timezone
+from retailpipe.settings import Settings, require_zones
 from retailpipe.storage import Storage, parse_raw_date
 
 log = logging.getLogger(__name__)
@@ -196,14 +196,7 @@ def store_zones(raw: Path) -> dict[str, str]:
             for row in reader
             if len(row) > max(key, zone) and row[key].strip() and row[zone].strip()
         }
-    for name in sorted(set(zones.values())):
-        try:
-            known_timezone(name)
-        except ValueError:
-            raise InputError(
-                f"{path} names the unknown time zone {name!r}",
-                "use IANA names such as Europe/London or UTC in its timezone column",
-            ) from None
+    require_zones(zones.values(), str(path))
     return zones
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from retailpipe.errors import InputError
 from retailpipe.replay.events import payloads
 from retailpipe.replay.source import Source, read_source
 from retailpipe.schemas import RAW_COLUMNS
@@ -233,3 +234,14 @@ def test_numbers_padded_with_spaces_are_sent_as_the_batch_reads_them(tmp_path: P
     assert (event["line_no"], event["quantity"]) == (1, 2)
     assert Decimal(event["unit_price"]) == Decimal("2.50")
     assert Decimal(event["discount_pct"]) == Decimal("0.1")
+
+
+def test_an_unknown_zone_in_stores_csv_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "transactions_2026-01-01.csv"
+    path.write_text(f"{HEADER}\nZ1,1,2026-01-01 10:00:00,S1,P1,toys,1,2.00,0,card,\n")
+    (tmp_path / "stores.csv").write_text("store_id,timezone\nS1,Europe/Atlantis\n")
+    with pytest.raises(InputError) as caught:
+        read_source([path])
+    assert caught.value.one_line().startswith(
+        f"{tmp_path / 'stores.csv'} names the unknown time zone 'Europe/Atlantis'"
+    )
