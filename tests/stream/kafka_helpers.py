@@ -30,6 +30,28 @@ def stream_settings(root: Path, bootstrap: str, topic: str, **overrides: object)
     )
 
 
+def replay_generated_day(settings: Settings, root: Path, rows_per_day: int, products: int) -> None:
+    """Generate one day (4 stores, 2 % bad and 2 % duplicate rows) under `root` and replay
+    it to the settings' topic at full speed: a stream's backlog."""
+    from retailpipe.generate.run import generate
+    from retailpipe.replay.run import ReplayOptions, load_and_replay
+    from retailpipe.settings import GenerateSettings
+    from retailpipe.storage import Storage
+
+    params = GenerateSettings(
+        days=1,
+        rows_per_day=rows_per_day,
+        stores=4,
+        products=products,
+        bad_row_rate=0.02,
+        duplicate_rate=0.02,
+        workers=1,
+    )
+    generate(params, Storage(str(root)))
+    files = sorted((root / "raw").glob("transactions_*.csv"))
+    load_and_replay(settings, files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
+
+
 def produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
     """Send (key, value) messages to the settings' topic (created with 3 partitions)."""
     from confluent_kafka import Producer

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from retailpipe.generate.run import generate
 from retailpipe.pause import STREAM_MID_PUBLISH
-from retailpipe.replay.run import ReplayOptions, load_and_replay
-from retailpipe.settings import GenerateSettings
-from retailpipe.storage import Storage
 from tests import processes
-from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
+from tests.stream.kafka_helpers import (
+    cli,
+    cli_env,
+    new_topic,
+    replay_generated_day,
+    stream_settings,
+)
 from tests.stream.oracle import csv_rows, oracle_from_rows, read_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -87,18 +89,7 @@ def _kill_mid_publish(root: Path, env: dict[str, str], log: Path) -> None:
 
 def test_kill_minus_nine_and_restart_gives_exact_windows(kafka_broker, tmp_path: Path) -> None:
     settings = stream_settings(tmp_path, kafka_broker, new_topic("kill"))
-    params = GenerateSettings(
-        days=1,
-        rows_per_day=1000,
-        stores=4,
-        products=80,
-        bad_row_rate=0.02,
-        duplicate_rate=0.02,
-        workers=1,
-    )
-    generate(params, Storage(str(tmp_path)))
-    files = sorted((tmp_path / "raw").glob("transactions_*.csv"))
-    load_and_replay(settings, files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
+    replay_generated_day(settings, tmp_path, rows_per_day=1000, products=80)
     env = cli_env(settings)
     rng = random.Random(7)
     log = tmp_path / "stream.log"

@@ -15,10 +15,6 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from retailpipe.generate.run import generate
-from retailpipe.replay.run import ReplayOptions, load_and_replay
-from retailpipe.settings import GenerateSettings
-from retailpipe.storage import Storage
 from retailpipe.stream.run import run_stream
 from tests import processes
 from tests.stream.kafka_helpers import (
@@ -26,6 +22,7 @@ from tests.stream.kafka_helpers import (
     cli,
     cli_env,
     new_topic,
+    replay_generated_day,
     stream_settings,
     topic_messages,
 )
@@ -73,18 +70,7 @@ def test_sigterm_finishes_the_batch_and_a_restart_counts_each_event_once(
     spark: SparkSession, kafka_broker: str, tmp_path: Path
 ) -> None:
     settings = stream_settings(tmp_path, kafka_broker, new_topic("sigterm"))
-    params = GenerateSettings(
-        days=1,
-        rows_per_day=400,
-        stores=4,
-        products=50,
-        bad_row_rate=0.02,
-        duplicate_rate=0.02,
-        workers=1,
-    )
-    generate(params, Storage(str(tmp_path)))
-    files = sorted((tmp_path / "raw").glob("transactions_*.csv"))
-    load_and_replay(settings, files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
+    replay_generated_day(settings, tmp_path, rows_per_day=400, products=50)
     env = cli_env(settings)
     checkpoint = tmp_path / "checkpoints" / "stream"
     out_log, err_log = tmp_path / "stream.out", tmp_path / "stream.err"

@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 
 from retailpipe.fs import HadoopFiles, atomic_write
-from retailpipe.generate.run import generate
 from retailpipe.infra import hdfs
-from retailpipe.replay.run import ReplayOptions, load_and_replay
-from retailpipe.settings import GenerateSettings, Settings
-from retailpipe.storage import Storage
+from retailpipe.settings import Settings
 from tests import processes
-from tests.stream.kafka_helpers import cli, cli_env, new_topic, stream_settings
+from tests.stream.kafka_helpers import (
+    cli,
+    cli_env,
+    new_topic,
+    replay_generated_day,
+    stream_settings,
+)
 from tests.stream.oracle import csv_rows, duplicate_rows, oracle_from_rows, read_windows
 
 pytestmark = pytest.mark.integration
@@ -85,18 +88,7 @@ def test_stream_on_hdfs_killed_and_restarted_equals_the_oracle(
     kafka_broker: str, hdfs_cluster: str, hdfs_settings: Settings, tmp_path: Path
 ) -> None:
     local = stream_settings(tmp_path, kafka_broker, new_topic("hdfs"))
-    params = GenerateSettings(
-        days=1,
-        rows_per_day=1200,
-        stores=4,
-        products=60,
-        bad_row_rate=0.02,
-        duplicate_rate=0.02,
-        workers=1,
-    )
-    generate(params, Storage(str(tmp_path)))
-    raw = sorted((tmp_path / "raw").glob("transactions_*.csv"))
-    load_and_replay(local, raw, ReplayOptions(topic=local.kafka.topic, mode="max"))
+    replay_generated_day(local, tmp_path, rows_per_day=1200, products=60)
     root = f"{hdfs_cluster}/stream-{os.getpid()}"
     serving = tmp_path / "serving"
     env = {

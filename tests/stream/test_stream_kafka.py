@@ -12,13 +12,16 @@ import pyarrow.dataset as ds
 import pytest
 
 from retailpipe.errors import ConfigError
-from retailpipe.generate.run import generate
-from retailpipe.replay.run import ReplayOptions, load_and_replay
-from retailpipe.settings import GenerateSettings
-from retailpipe.storage import Storage
 from retailpipe.stream.run import run_stream
 from tests import processes
-from tests.stream.kafka_helpers import cli, cli_env, new_topic, produce, stream_settings
+from tests.stream.kafka_helpers import (
+    cli,
+    cli_env,
+    new_topic,
+    produce,
+    replay_generated_day,
+    stream_settings,
+)
 from tests.stream.oracle import (
     csv_rows,
     duplicate_rows,
@@ -46,18 +49,7 @@ def test_replayed_day_matches_the_oracle_to_the_cent(spark, kafka_broker, tmp_pa
     settings = stream_settings(
         tmp_path, kafka_broker, new_topic("oracle"), **{"stream.max_offsets_per_trigger": 300}
     )
-    params = GenerateSettings(
-        days=1,
-        rows_per_day=1000,
-        stores=4,
-        products=80,
-        bad_row_rate=0.02,
-        duplicate_rate=0.02,
-        workers=1,
-    )
-    generate(params, Storage(str(tmp_path)))
-    raw_files = sorted((tmp_path / "raw").glob("transactions_*.csv"))
-    load_and_replay(settings, raw_files, ReplayOptions(topic=settings.kafka.topic, mode="max"))
+    replay_generated_day(settings, tmp_path, rows_per_day=1000, products=80)
 
     result = run_stream(spark, settings, available_now=True)
 
